@@ -1,0 +1,43 @@
+"""Every definition of the code location, gathered per domain.
+
+Kept apart from :mod:`assets_defs.definitions` so the CLI and tests can run the same
+assets with their own resources.
+"""
+
+from assets_defs.grid import assets as grid_assets
+from assets_defs.grid import checks as grid_checks
+from assets_defs.schedules import (
+    daily_site_job,
+    daily_site_schedule,
+    refresh_warehouse_job,
+    refresh_warehouse_schedule,
+)
+from assets_defs.site import assets as site_assets
+from assets_defs.site import checks as site_checks
+from assets_defs.site.sensors import meter_drop_job, meter_drop_sensor
+from assets_defs.warehouse.assets import build_warehouse_views
+
+LAKE_ASSETS = [
+    site_assets.sample_site_raw,
+    site_assets.meter_registry,
+    site_assets.fleet,
+    site_assets.meter_readings,
+    site_assets.device_telemetry,
+    site_assets.site_energy_hourly,
+    grid_assets.grid_generation_mix,
+    grid_assets.day_ahead_prices,
+    grid_assets.grid_carbon_intensity_hourly,
+]
+ASSETS = [*LAKE_ASSETS, build_warehouse_views(LAKE_ASSETS)]
+CHECKS = [
+    site_checks.meter_readings_checks,
+    site_checks.device_telemetry_checks,
+    site_checks.site_energy_hourly_checks,
+    site_checks.site_energy_balance,
+    grid_checks.grid_generation_mix_checks,
+    grid_checks.day_ahead_prices_checks,
+    grid_checks.grid_carbon_intensity_checks,
+]
+JOBS = [daily_site_job, refresh_warehouse_job, meter_drop_job]
+SCHEDULES = [daily_site_schedule, refresh_warehouse_schedule]
+SENSORS = [meter_drop_sensor]

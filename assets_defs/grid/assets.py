@@ -1,0 +1,62 @@
+"""Grid assets: generation mix, day-ahead prices and hourly carbon intensity of the zone."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from assets_defs.factories import raw_parquet_daily_asset
+from assets_defs.partitions import daily_partitions, single_run, window_of
+from assets_defs.resources import LakeResource, SiteResource
+from assets_defs.site.assets import sample_site_raw
+from ingest import raw_files
+from pipelines import lake
+from pipelines.carbon_intensity import hourly_intensity_with_gaps
+from pipelines.emission_factors import load_factor_table
+
+GROUP = "grid"
+
+grid_generation_mix = raw_parquet_daily_asset(
+    "grid_generation_mix",
+    entity=lambda site: site.zone,
+    raw_path=lambda root, zone, day: raw_files.grid_file(root, zone, day, "mix"),
+    deps=[sample_site_raw],
+    group_name=GROUP,
+    description="Generation per production type and hour of the site's bidding zone [MWh].",
+)
+
+day_ahead_prices = raw_parquet_daily_asset(
+    "day_ahead_prices",
+    entity=lambda site: site.zone,
+    raw_path=lambda root, zone, day: raw_files.grid_file(root, zone, day, "prices"),
+    deps=[sample_site_raw],
+    group_name=GROUP,
+    description="Day-ahead prices of the site's bidding zone [EUR/MWh].",
+)
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    deps=[grid_generation_mix],
+    group_name=GROUP,
+    kinds={"parquet", "polars"},
+    code_version="default-v1",
+    description="Production-based hourly carbon intensity, direct and lifecycle [g/kWh]; "
+    "hours without generation data are flagged 'missing', never filled.",
+)
+def grid_carbon_intensity_hourly(
+    context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
+) -> dg.MaterializeResult:
+    window = window_of(context)
+    mix = lake.read_window(lake_store.root, "grid_generation_mix", window.start, window.end, [site.zone])
+    version, factors = load_factor_table()
+    ci = hourly_intensity_with_gaps(mix, factors, version, site.zone, window.start, window.end)
+    lake.write_days(lake_store.root, "grid_carbon_intensity_hourly", ci, [site.zone], window.days)
+    return dg.MaterializeResult(
+        metadata={
+            "hours": ci.height,
+            "missing_hours": ci.filter(pl.col("quality") != "complete").height,
+            "factor_table_version": version,
+        }
+    )

@@ -1,0 +1,33 @@
+"""Daily UTC partitions and the window a run covers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import dagster as dg
+
+PARTITIONS_START = "2025-01-01"
+
+daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC")
+
+# A backfill over many days runs as one run per asset, which handles the whole window.
+single_run = dg.BackfillPolicy.single_run()
+
+
+@dataclass(frozen=True)
+class Window:
+    """UTC days ``start <= day < end``."""
+
+    start: date
+    end: date
+
+    @property
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days)]
+
+
+def window_of(context) -> Window:
+    """The UTC day window of a partitioned run (one day or a single-run range)."""
+    tw = context.partition_time_window
+    return Window(tw.start.date(), tw.end.date())

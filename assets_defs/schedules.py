@@ -1,0 +1,29 @@
+"""The daily job over every day-partitioned asset, and its schedule."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets_defs.partitions import daily_partitions
+
+daily_site_job = dg.define_asset_job(
+    "daily_site_job",
+    selection=dg.AssetSelection.all().required_multi_asset_neighbors()
+    - dg.AssetSelection.keys("meter_registry", "fleet", "warehouse_views"),
+    partitions_def=daily_partitions,
+    description="Land and compute one UTC day for the site and its grid zone.",
+)
+
+# 02:30 Europe/Berlin: yesterday's meter exports and grid data are complete by then.
+daily_site_schedule = dg.build_schedule_from_partitioned_job(
+    daily_site_job, hour_of_day=2, minute_of_hour=30
+)
+
+refresh_warehouse_job = dg.define_asset_job(
+    "refresh_warehouse_job",
+    selection=dg.AssetSelection.keys("meter_registry", "fleet", "warehouse_views"),
+)
+
+refresh_warehouse_schedule = dg.ScheduleDefinition(
+    job=refresh_warehouse_job, cron_schedule="0 3 * * *", execution_timezone="Europe/Berlin"
+)

@@ -1,0 +1,88 @@
+"""Checks on the site assets: contract suites plus the hourly energy balance."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from assets_defs.checks.contract_checks import ContractCheckSpec, build_contract_checks
+from assets_defs.partitions import window_of
+from assets_defs.resources import LakeResource
+from pipelines import lake
+
+BALANCE_TOLERANCE_KWH = 0.01
+
+
+def _registered_meters(lake_root: str, frame: pl.DataFrame) -> int:
+    registry = lake.scan(lake_root, "meter_registry").collect()
+    sites = frame["site_id"].unique().to_list() if frame.height else registry["site_id"].unique().to_list()
+    return registry.filter(pl.col("site_id").is_in(sites)).height
+
+
+meter_readings_checks = build_contract_checks(
+    "meter_readings",
+    ContractCheckSpec(
+        dataset="meter_readings",
+        ranges={"energy_wh": (0, None), "interval_s": (60, 3600)},
+        series=("site_id", "meter_id"),
+        interval_s=900,
+        expected_series=_registered_meters,
+    ),
+)
+
+device_telemetry_checks = build_contract_checks(
+    "device_telemetry",
+    ContractCheckSpec(
+        dataset="device_telemetry",
+        ranges={"value": (-1e7, 1e7)},
+        series=("site_id", "device_id", "metric"),
+        interval_s=900,
+    ),
+)
+
+site_energy_hourly_checks = build_contract_checks(
+    "site_energy_hourly",
+    ContractCheckSpec(
+        dataset="site_energy_hourly",
+        ranges={
+            c: (0, None)
+            for c in (
+                "consumption_kwh",
+                "pv_production_kwh",
+                "pv_self_consumed_kwh",
+                "grid_import_kwh",
+                "grid_export_kwh",
+                "battery_charge_kwh",
+                "battery_discharge_kwh",
+                "ev_charge_kwh",
+                "ev_discharge_kwh",
+            )
+        },
+        series=("site_id",),
+        interval_s=3600,
+    ),
+)
+
+
+@dg.asset_check(asset="site_energy_hourly", blocking=True, description="Sources equal sinks in every complete hour.")
+def site_energy_balance(context: dg.AssetCheckExecutionContext, lake_store: LakeResource) -> dg.AssetCheckResult:
+    window = window_of(context.op_execution_context)
+    hourly = lake.read_window(lake_store.root, "site_energy_hourly", window.start, window.end)
+    residual = hourly.filter(pl.col("quality") == "complete").select(
+        "hour_utc",
+        (
+            pl.col("grid_import_kwh")
+            + pl.col("pv_production_kwh")
+            + pl.col("battery_discharge_kwh")
+            + pl.col("ev_discharge_kwh")
+            - pl.col("consumption_kwh")
+            - pl.col("battery_charge_kwh")
+            - pl.col("ev_charge_kwh")
+            - pl.col("grid_export_kwh")
+        ).alias("residual_kwh"),
+    )
+    worst = float(residual["residual_kwh"].abs().max() or 0.0)
+    return dg.AssetCheckResult(
+        passed=worst <= BALANCE_TOLERANCE_KWH,
+        metadata={"hours_checked": residual.height, "max_abs_residual_kwh": worst},
+    )

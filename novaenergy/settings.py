@@ -1,0 +1,87 @@
+"""Settings: read once, here, from the environment and an optional ``.env`` file.
+
+Every setting is documented in ``.env.example``. Nothing else in the project reads
+environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+DEFAULTS: dict[str, str] = {
+    "NOVAENERGY_LAKE_ROOT": "data/lake",
+    "NOVAENERGY_RAW_ROOT": "data/raw",
+    "NOVAENERGY_DROP_DIR": "data/drop/meters",
+    "NOVAENERGY_WAREHOUSE": "data/warehouse.duckdb",
+    "NOVAENERGY_REPORTS_DIR": "data/reports",
+    "GRID_REGION": "EU_ENTSOE_DE_LU",
+    "MAX_EXPORT_LIMIT_KW": "50",
+    "ENTSOE_API_KEY": "",
+    "SITE_ID": "warehouse-b",
+    "SITE_TIMEZONE": "Europe/Berlin",
+    "SAMPLE_START": "2025-01-01",
+    "SAMPLE_END": "2026-01-01",
+    "SAMPLE_SEED": "42",
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    lake_root: str
+    raw_root: str
+    drop_dir: str
+    warehouse_path: str
+    reports_dir: str
+    grid_region: str
+    max_export_limit_kw: int
+    entsoe_api_key: str
+    site_id: str
+    site_timezone: str
+    sample_start: date
+    sample_end: date
+    sample_seed: int
+
+
+def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env") -> Settings:
+    """Merge defaults, the ``.env`` file and the environment (later wins)."""
+    values = dict(DEFAULTS)
+    if dotenv is not None and Path(dotenv).is_file():
+        values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    env = os.environ if environ is None else environ
+    values.update({k: env[k] for k in DEFAULTS if k in env})
+    def parse(key: str, conv):
+        try:
+            return conv(values[key])
+        except ValueError as exc:
+            raise SettingsError(f"{key}={values[key]!r} is not valid ({exc}); see .env.example") from exc
+
+    settings = Settings(
+        lake_root=values["NOVAENERGY_LAKE_ROOT"],
+        raw_root=values["NOVAENERGY_RAW_ROOT"],
+        drop_dir=values["NOVAENERGY_DROP_DIR"],
+        warehouse_path=values["NOVAENERGY_WAREHOUSE"],
+        reports_dir=values["NOVAENERGY_REPORTS_DIR"],
+        grid_region=values["GRID_REGION"],
+        max_export_limit_kw=parse("MAX_EXPORT_LIMIT_KW", int),
+        entsoe_api_key=values["ENTSOE_API_KEY"],
+        site_id=values["SITE_ID"],
+        site_timezone=values["SITE_TIMEZONE"],
+        sample_start=parse("SAMPLE_START", date.fromisoformat),
+        sample_end=parse("SAMPLE_END", date.fromisoformat),
+        sample_seed=parse("SAMPLE_SEED", int),
+    )
+    if not settings.grid_region.startswith("EU_ENTSOE_"):
+        raise SettingsError(f"GRID_REGION={settings.grid_region!r}: expected EU_ENTSOE_<zone>, e.g. EU_ENTSOE_DE_LU")
+    if settings.sample_end <= settings.sample_start:
+        raise SettingsError("SAMPLE_END must be after SAMPLE_START")
+    return settings

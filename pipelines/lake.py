@@ -1,0 +1,191 @@
+"""The lake: partitioned Parquet datasets under one root.
+
+Layout: ``<root>/<dataset>/<entity_col>=<value>/date=<YYYY-MM-DD>/part-0.parquet`` for
+daily datasets and ``<root>/<dataset>/<entity_col>=<value>/part-0.parquet`` for small
+per-entity ones. Files are self-describing (every column, including the ones in the
+path, is stored), so any Parquet reader can glob ``<dataset>/**/*.parquet``.
+
+Every write replaces one whole partition atomically: the frame is conformed to the
+contract schema, sorted by the dataset key, checked for duplicate keys and written to a
+hidden temporary file in the same folder, which is then renamed over the old file.
+The same frame always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.schemas import KEYS, SCHEMAS, conform, empty_frame
+
+PART_FILE = "part-0.parquet"
+
+# dataset -> (entity column, timestamp column that sets the UTC day, or None)
+PARTITIONING: dict[str, tuple[str, str | None]] = {
+    "meter_registry": ("site_id", None),
+    "meter_readings": ("site_id", "ts_utc"),
+    "meter_quarantine": ("source", None),
+    "device_telemetry": ("site_id", "ts_utc"),
+    "site_energy_hourly": ("site_id", "hour_utc"),
+    "grid_generation_mix": ("zone", "ts_utc"),
+    "day_ahead_prices": ("zone", "ts_utc"),
+    "grid_carbon_intensity_hourly": ("zone", "hour_utc"),
+    "fleet_vehicles": ("site_id", None),
+    "fleet_trips": ("site_id", None),
+}
+
+
+class DuplicateKeyError(ValueError):
+    """A frame handed to the lake holds the same key twice."""
+
+
+def _safe(value: str) -> str:
+    bad = set('/\\:*?"<>|') | {"\0"}
+    return "".join("_" if ch in bad else ch for ch in str(value))
+
+
+def partition_dir(root: str | Path, dataset: str, entity: str, day: date | None = None) -> Path:
+    """Folder of one partition.
+
+    Parameters
+    ----------
+    root : str or Path
+        Lake root folder.
+    dataset : str
+        Dataset name, a key of :data:`PARTITIONING`.
+    entity : str
+        Value of the dataset's entity column (site, zone or source).
+    day : date, optional
+        UTC day for daily datasets.
+    """
+    entity_col, ts_col = PARTITIONING[dataset]
+    path = Path(root) / dataset / f"{entity_col}={_safe(entity)}"
+    if ts_col is not None:
+        if day is None:
+            raise ValueError(f"{dataset} is partitioned by day: pass day=")
+        path = path / f"date={day.isoformat()}"
+    return path
+
+
+def write_partition(
+    root: str | Path, dataset: str, df: pl.DataFrame, entity: str, day: date | None = None
+) -> Path | None:
+    """Replace one partition with ``df`` atomically.
+
+    An empty ``df`` removes the partition. Returns the file written, or None.
+
+    Raises
+    ------
+    DuplicateKeyError
+        If two rows share the dataset key.
+    ValueError
+        If a row belongs to another entity or another UTC day than the partition.
+    """
+    out_dir = partition_dir(root, dataset, entity, day)
+    target = out_dir / PART_FILE
+    frame = conform(df, dataset)
+    entity_col, ts_col = PARTITIONING[dataset]
+    stray = frame.filter(pl.col(entity_col) != entity)
+    if ts_col is not None:
+        stray = pl.concat([stray, frame.filter(pl.col(ts_col).dt.date() != day)])
+    if stray.height:
+        raise ValueError(f"{dataset}: {stray.height} rows do not belong to partition {out_dir}")
+    if frame.is_empty():
+        target.unlink(missing_ok=True)
+        return None
+    key = KEYS[dataset]
+    dupes = frame.filter(pl.struct(key).is_duplicated())
+    if dupes.height:
+        raise DuplicateKeyError(f"{dataset}: {dupes.height} rows share a key {key}: {dupes.head(3)}")
+    frame = frame.sort(key)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".tmp-{uuid.uuid4().hex}.partial"
+    try:
+        frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def write_days(
+    root: str | Path,
+    dataset: str,
+    df: pl.DataFrame,
+    entities: Iterable[str],
+    days: Iterable[date],
+) -> list[Path]:
+    """Replace every (entity, day) partition of a window with the rows of ``df``.
+
+    Partitions in the window with no rows are removed, so a re-run over a window
+    never leaves stale rows behind.
+    """
+    entity_col, ts_col = PARTITIONING[dataset]
+    if ts_col is None:
+        raise ValueError(f"{dataset} is not partitioned by day")
+    frame = df.with_columns(pl.col(ts_col).dt.date().alias("__day"))
+    groups = {
+        (ent, d): part.drop("__day")
+        for (ent, d), part in frame.group_by([entity_col, "__day"], maintain_order=True)
+    }
+    written = []
+    for ent in entities:
+        for d in days:
+            part = groups.pop((ent, d), empty_frame(dataset))
+            path = write_partition(root, dataset, part, ent, d)
+            if path is not None:
+                written.append(path)
+    if groups:
+        outside = sorted(groups)[:3]
+        raise ValueError(f"{dataset}: rows outside the window being written, e.g. {outside}")
+    return written
+
+
+def read_partition(
+    root: str | Path, dataset: str, entity: str, day: date | None = None
+) -> pl.DataFrame:
+    """Read one partition; an absent partition reads as an empty frame."""
+    target = partition_dir(root, dataset, entity, day) / PART_FILE
+    if not target.exists():
+        return empty_frame(dataset)
+    return pl.read_parquet(target)
+
+
+def dataset_files(root: str | Path, dataset: str) -> list[Path]:
+    """All partition files of a dataset, sorted."""
+    return sorted((Path(root) / dataset).glob(f"**/{PART_FILE}"))
+
+
+def dataset_glob(root: str | Path, dataset: str) -> str:
+    """Glob that matches every partition file of ``dataset`` (for DuckDB or Polars)."""
+    return str(Path(root) / dataset / "**" / PART_FILE)
+
+
+def scan(root: str | Path, dataset: str) -> pl.LazyFrame:
+    """Lazily scan a whole dataset; an absent dataset scans as an empty frame."""
+    files = dataset_files(root, dataset)
+    if not files:
+        return empty_frame(dataset).lazy()
+    return pl.scan_parquet(files, schema=SCHEMAS[dataset])
+
+
+def read_window(
+    root: str | Path, dataset: str, start: date, end: date, entities: Iterable[str] | None = None
+) -> pl.DataFrame:
+    """Rows of a daily dataset for UTC days ``start <= day < end``."""
+    entity_col, ts_col = PARTITIONING[dataset]
+    files = []
+    ents = set(entities) if entities is not None else None
+    for f in dataset_files(root, dataset):
+        ent = f.parent.parent.name.split("=", 1)[1]
+        d = date.fromisoformat(f.parent.name.split("=", 1)[1])
+        if start <= d < end and (ents is None or ent in ents):
+            files.append(f)
+    if not files:
+        return empty_frame(dataset)
+    return pl.read_parquet(files, schema=SCHEMAS[dataset])

@@ -1,0 +1,134 @@
+"""Column schemas of the lake datasets: the data contract in code.
+
+Names carry units (see the glossary in ``data/README.md``). Every timestamp is
+timezone-aware UTC. A dataset written through :mod:`pipelines.lake` is cast to
+its schema here, so a reader never sees a drifting type.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+UTC_TS = pl.Datetime("us", "UTC")
+
+SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "meter_registry": {
+        "site_id": pl.String,
+        "meter_id": pl.String,
+        "kind": pl.String,
+        "description": pl.String,
+        "max_power_w": pl.Float64,
+    },
+    "meter_readings": {
+        "site_id": pl.String,
+        "meter_id": pl.String,
+        "ts_utc": UTC_TS,
+        "interval_s": pl.Int32,
+        "energy_wh": pl.Float64,
+        "quality": pl.String,
+    },
+    "meter_quarantine": {
+        "source": pl.String,
+        "row_number": pl.Int64,
+        "raw_row": pl.String,
+        "reason": pl.String,
+        "ingested_at_utc": UTC_TS,
+    },
+    "device_telemetry": {
+        "site_id": pl.String,
+        "device_id": pl.String,
+        "ts_utc": UTC_TS,
+        "metric": pl.String,
+        "value": pl.Float64,
+        "unit": pl.String,
+    },
+    "site_energy_hourly": {
+        "site_id": pl.String,
+        "hour_utc": UTC_TS,
+        "consumption_kwh": pl.Float64,
+        "pv_production_kwh": pl.Float64,
+        "pv_self_consumed_kwh": pl.Float64,
+        "grid_import_kwh": pl.Float64,
+        "grid_export_kwh": pl.Float64,
+        "battery_charge_kwh": pl.Float64,
+        "battery_discharge_kwh": pl.Float64,
+        "ev_charge_kwh": pl.Float64,
+        "ev_discharge_kwh": pl.Float64,
+        "intervals_expected": pl.Int32,
+        "intervals_present": pl.Int32,
+        "quality": pl.String,
+    },
+    "grid_generation_mix": {
+        "zone": pl.String,
+        "ts_utc": UTC_TS,
+        "production_type": pl.String,
+        "mode": pl.String,
+        "energy_mwh": pl.Float64,
+        "source": pl.String,
+    },
+    "day_ahead_prices": {
+        "zone": pl.String,
+        "ts_utc": UTC_TS,
+        "interval_s": pl.Int32,
+        "price_eur_per_mwh": pl.Float64,
+        "source": pl.String,
+    },
+    "grid_carbon_intensity_hourly": {
+        "zone": pl.String,
+        "hour_utc": UTC_TS,
+        "basis": pl.String,
+        "ci_direct_g_per_kwh": pl.Float64,
+        "ci_lifecycle_g_per_kwh": pl.Float64,
+        "generation_mwh": pl.Float64,
+        "quality": pl.String,
+        "factor_table_version": pl.String,
+    },
+    "fleet_vehicles": {
+        "site_id": pl.String,
+        "vehicle_id": pl.String,
+        "capacity_kwh": pl.Float64,
+        "max_charge_kw": pl.Float64,
+        "max_discharge_kw": pl.Float64,
+        "v2g_allowed": pl.Boolean,
+        "owner_account": pl.String,
+        "charger_id": pl.String,
+    },
+    "fleet_trips": {
+        "site_id": pl.String,
+        "vehicle_id": pl.String,
+        "depart_utc": UTC_TS,
+        "arrive_utc": UTC_TS,
+        "energy_kwh": pl.Float64,
+    },
+}
+
+# The key that makes a row unique within each dataset; writes sort by it.
+KEYS: dict[str, list[str]] = {
+    "meter_registry": ["site_id", "meter_id"],
+    "meter_readings": ["site_id", "meter_id", "ts_utc"],
+    "meter_quarantine": ["source", "row_number", "reason", "raw_row"],
+    "device_telemetry": ["site_id", "device_id", "metric", "ts_utc"],
+    "site_energy_hourly": ["site_id", "hour_utc"],
+    "grid_generation_mix": ["zone", "ts_utc", "production_type", "mode"],
+    "day_ahead_prices": ["zone", "ts_utc", "interval_s"],
+    "grid_carbon_intensity_hourly": ["zone", "hour_utc", "basis"],
+    "fleet_vehicles": ["site_id", "vehicle_id"],
+    "fleet_trips": ["site_id", "vehicle_id", "depart_utc"],
+}
+
+
+def conform(df: pl.DataFrame, dataset: str) -> pl.DataFrame:
+    """Select, order and cast ``df`` to the schema of ``dataset``.
+
+    Extra columns are dropped; a missing column raises ``ValueError`` naming it.
+    """
+    schema = SCHEMAS[dataset]
+    missing = [c for c in schema if c not in df.columns]
+    if missing:
+        raise ValueError(f"{dataset}: missing columns {missing}; have {df.columns}")
+    return df.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
+
+
+def empty_frame(dataset: str) -> pl.DataFrame:
+    """An empty frame with the schema of ``dataset``."""
+    return pl.DataFrame(schema=SCHEMAS[dataset])

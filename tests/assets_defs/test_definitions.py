@@ -1,0 +1,32 @@
+import dagster as dg
+
+from assets_defs.definitions import defs
+
+
+def test_code_location_loads_with_assets_checks_schedules_and_sensor():
+    repo = defs.get_repository_def()
+    keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
+    assert {
+        "meter_readings",
+        "device_telemetry",
+        "site_energy_hourly",
+        "grid_generation_mix",
+        "day_ahead_prices",
+        "grid_carbon_intensity_hourly",
+        "warehouse_views",
+    } <= keys
+    check_assets = {k.asset_key.to_user_string() for k in repo.asset_graph.asset_check_keys}
+    assert {"meter_readings", "device_telemetry", "grid_generation_mix", "day_ahead_prices"} <= check_assets
+    assert {s.name for s in repo.schedule_defs} == {"daily_site_job_schedule", "refresh_warehouse_job_schedule"}
+    assert [s.name for s in repo.sensor_defs] == ["meter_drop_sensor"]
+
+
+def test_no_env_var_is_read_at_import(monkeypatch):
+    # The env-bound resources resolve only when a run starts.
+    for name in ("NOVAENERGY_LAKE_ROOT", "SITE_ID", "ENTSOE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    import importlib
+
+    import assets_defs.definitions as module
+
+    assert isinstance(importlib.reload(module).defs, dg.Definitions)
