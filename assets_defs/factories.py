@@ -1,6 +1,5 @@
 """Factories for the asset shapes that repeat across domains."""
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date

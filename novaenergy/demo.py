@@ -45,6 +45,10 @@ def resources_for(settings: Settings) -> dict:
     )
 
 
+# Dagster's console logger defaults to DEBUG; the demo shows progress instead.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 def _instance() -> dg.DagsterInstance:
     # With DAGSTER_HOME set (make demo does), runs show up in the Dagster UI.
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
@@ -70,6 +74,7 @@ def materialize_all(settings: Settings, instance: dg.DagsterInstance | None = No
                 resources=resources,
                 instance=instance,
                 tags=tags if partitioned else None,
+                run_config=QUIET,
                 raise_on_error=True,
             )
             for evaluation in result.get_asset_check_evaluations():

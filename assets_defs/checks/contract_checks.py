@@ -4,7 +4,6 @@ For a lake dataset one factory call gives four checks on the run's partition win
 schema, value ranges, key uniqueness and completeness of intervals.
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field

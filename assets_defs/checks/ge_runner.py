@@ -39,10 +39,11 @@ def validate_frame(frame: pd.DataFrame, expectations: list, suite_name: str) -> 
     """Validate ``frame`` against GX expectation objects; return one outcome each."""
     import great_expectations as gx
 
+    batch_definition = _batch_definition()  # the suite needs the context to exist first
     suite = gx.ExpectationSuite(name=suite_name)
     for expectation in expectations:
         suite.add_expectation(expectation)
-    result = _batch_definition().get_batch(batch_parameters={"dataframe": frame}).validate(suite)
+    result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(suite)
     outcomes = []
     for r in result.results:
         cfg = r.expectation_config

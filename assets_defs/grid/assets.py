@@ -1,6 +1,5 @@
 """Grid assets: generation mix, day-ahead prices and hourly carbon intensity of the zone."""
 
-from __future__ import annotations
 
 import dagster as dg
 import polars as pl

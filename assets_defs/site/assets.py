@@ -1,6 +1,5 @@
 """Site assets: the sample site's raw files, meters, telemetry, fleet and the hourly balance."""
 
-from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache

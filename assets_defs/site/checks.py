@@ -1,6 +1,5 @@
 """Checks on the site assets: contract suites plus the hourly energy balance."""
 
-from __future__ import annotations
 
 import dagster as dg
 import polars as pl

@@ -1,6 +1,5 @@
 """The meter drop folder: a sensor that lands every new CSV or Parquet export."""
 
-from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ class DropFilesConfig(dg.Config):
     paths: list[str]
 
 
-@dg.op(description="Land dropped meter exports into meter_readings, quarantining bad rows.")
+@dg.op(out={}, description="Land dropped meter exports into meter_readings, quarantining bad rows.")
 def land_dropped_meter_files(
     context: dg.OpExecutionContext, config: DropFilesConfig, lake_store: LakeResource, site: SiteResource
 ):

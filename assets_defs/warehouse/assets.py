@@ -1,6 +1,5 @@
 """The DuckDB warehouse: contract views over the lake."""
 
-from __future__ import annotations
 
 import dagster as dg
 
