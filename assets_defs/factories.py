@@ -1,6 +1,5 @@
 """Factories for the asset shapes that repeat across domains."""
 
-
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -37,14 +36,20 @@ def raw_parquet_daily_asset(
         description=description,
         kinds={"parquet", "polars"},
     )
-    def _asset(context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
+    ) -> dg.MaterializeResult:
         window = window_of(context)
         ent = entity(site)
         frame = read_parquet_files(raw_path(lake_store.raw_root, ent, d) for d in window.days)
         frame = conform(frame, name)
         written = lake.write_days(lake_store.root, name, frame, [ent], window.days)
         return dg.MaterializeResult(
-            metadata={"rows": frame.height, "partitions_written": len(written), "window": str(window)}
+            metadata={
+                "rows": frame.height,
+                "partitions_written": len(written),
+                "window": str(window),
+            }
         )
 
     return _asset

@@ -13,13 +13,17 @@ def write_export(path: Path, n_meters: int, n_days: int, seed: int = 7) -> Path:
     """Write a typed Parquet export (meter_id, ts_utc, energy_wh) of n_meters x n_days x 96 rows."""
     rng = np.random.default_rng(seed)
     start = datetime(2025, 1, 1, tzinfo=UTC)
-    ts = pl.datetime_range(start, start + timedelta(days=n_days) - timedelta(minutes=15), "15m", eager=True)
+    ts = pl.datetime_range(
+        start, start + timedelta(days=n_days) - timedelta(minutes=15), "15m", eager=True
+    )
     per_meter = len(ts)
     base = rng.uniform(50, 5000, n_meters)
     energy = (np.repeat(base, per_meter) * rng.uniform(0.5, 1.5, n_meters * per_meter)).round(1)
     frame = pl.DataFrame(
         {
-            "meter_id": pl.Series([f"m{i:05d}" for i in range(n_meters)]).repeat_by(per_meter).explode(),
+            "meter_id": pl.Series([f"m{i:05d}" for i in range(n_meters)])
+            .repeat_by(per_meter)
+            .explode(),
             "ts_utc": pl.concat([ts] * n_meters),
             "energy_wh": energy,
         }

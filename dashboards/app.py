@@ -11,5 +11,7 @@ from dashboards.config import DashboardConfig  # noqa: E402
 
 st.set_page_config(page_title="NovaEnergy", layout="wide")
 st.session_state.setdefault("config", DashboardConfig())
-pages = [st.Page(str(Path(__file__).parent / "pages" / "overview.py"), title="Overview", default=True)]
+pages = [
+    st.Page(str(Path(__file__).parent / "pages" / "overview.py"), title="Overview", default=True)
+]
 st.navigation(pages).run()

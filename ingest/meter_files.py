@@ -43,7 +43,11 @@ def _check_columns(path: Path, columns: list[str]) -> None:
         missing.append(" or ".join(TIMESTAMP_COLUMNS))
     if not any(c in columns for c in VALUE_COLUMNS):
         missing.append(" or ".join(VALUE_COLUMNS))
-    if "value" in columns and "unit" not in columns and not any(c in columns for c in VALUE_COLUMNS[:2]):
+    if (
+        "value" in columns
+        and "unit" not in columns
+        and not any(c in columns for c in VALUE_COLUMNS[:2])
+    ):
         missing.append("unit (required with value)")
     if missing:
         raise MeterFileError(
@@ -62,7 +66,9 @@ def _read_csv(path: Path) -> pl.DataFrame:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise MeterFileError(f"{path}: line {line}: not UTF-8 text ({exc.reason}); re-export as UTF-8") from exc
+        raise MeterFileError(
+            f"{path}: line {line}: not UTF-8 text ({exc.reason}); re-export as UTF-8"
+        ) from exc
     lines = text.splitlines()
     header = lines[0].split(",")
     for number, line in enumerate(lines[1:], start=2):
@@ -84,8 +90,12 @@ def _read_parquet(path: Path) -> pl.DataFrame:
     try:
         frame = pl.read_parquet(path)
     except Exception as exc:  # polars raises several error types for corrupt files
-        raise MeterFileError(f"{path}: not a readable Parquet file, truncated or corrupt ({exc})") from exc
-    return frame.with_row_index("row_number", offset=1).with_columns(pl.col("row_number").cast(pl.Int64))
+        raise MeterFileError(
+            f"{path}: not a readable Parquet file, truncated or corrupt ({exc})"
+        ) from exc
+    return frame.with_row_index("row_number", offset=1).with_columns(
+        pl.col("row_number").cast(pl.Int64)
+    )
 
 
 def read_meter_export(path: str | Path) -> pl.DataFrame:
@@ -115,6 +125,8 @@ def read_meter_export(path: str | Path) -> pl.DataFrame:
     elif suffix == ".parquet":
         frame = _read_parquet(path)
     else:
-        raise MeterFileError(f"{path}: unsupported file type {suffix!r}; give a .csv or .parquet export")
+        raise MeterFileError(
+            f"{path}: unsupported file type {suffix!r}; give a .csv or .parquet export"
+        )
     _check_columns(path, frame.columns)
     return frame.with_columns(pl.lit(path.name).alias("source"))

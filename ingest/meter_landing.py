@@ -94,13 +94,18 @@ def land_meter_rows(
                     .map_elements(lambda r: json.dumps(r, sort_keys=True), return_dtype=pl.String)
                     .alias("raw_row"),
                     pl.lit(CONFLICT_REASON).alias("reason"),
-                    pl.lit(now).cast(SCHEMAS["meter_quarantine"]["ingested_at_utc"]).alias("ingested_at_utc"),
+                    pl.lit(now)
+                    .cast(SCHEMAS["meter_quarantine"]["ingested_at_utc"])
+                    .alias("ingested_at_utc"),
                 )
             )
         lake.write_partition(lake_root, "meter_readings", result.merged, site_id, day)
         partitions.append((site_id, day))
     quarantined = pl.concat(
-        [q.select(list(SCHEMAS["meter_quarantine"])).cast(SCHEMAS["meter_quarantine"]) for q in quarantine]
+        [
+            q.select(list(SCHEMAS["meter_quarantine"])).cast(SCHEMAS["meter_quarantine"])
+            for q in quarantine
+        ]
     ).unique(maintain_order=True)
     lake.write_partition(lake_root, "meter_quarantine", quarantined, source)
     report = LandingReport(

@@ -41,7 +41,9 @@ def read_parquet_files(paths: Iterable[Path]) -> pl.DataFrame:
     frames = []
     for path in paths:
         if not path.exists():
-            raise RawFileError(f"{path}: raw file missing; materialize sample_site_raw for that day first")
+            raise RawFileError(
+                f"{path}: raw file missing; materialize sample_site_raw for that day first"
+            )
         try:
             frames.append(pl.read_parquet(path))
         except Exception as exc:  # polars raises several types for corrupt files

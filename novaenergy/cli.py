@@ -32,19 +32,31 @@ def _cmd_demo(args, settings) -> int:
     for k, v in s["energy"].items():
         print(f"  {k:<30} {v:>12,}")
     g = s["grid"]
-    print(f"grid {g['zone']} ({g['mix']}): lifecycle intensity {g['annual_lifecycle_ci_g_per_kwh']} g/kWh, missing hours {g['missing_hours']}")
+    print(
+        f"grid {g['zone']} ({g['mix']}): lifecycle intensity {g['annual_lifecycle_ci_g_per_kwh']} g/kWh, missing hours {g['missing_hours']}"
+    )
     sc = s["scope2_location_based_preliminary"]
-    print(f"Scope 2 location-based (preliminary): {sc['t_co2e_direct']} t CO2e direct, {sc['t_co2e_lifecycle']} t CO2e lifecycle")
-    print(f"asset checks: {result.checks_passed} passed, {len(result.checks_failed)} failed {result.checks_failed or ''}")
+    print(
+        f"Scope 2 location-based (preliminary): {sc['t_co2e_direct']} t CO2e direct, {sc['t_co2e_lifecycle']} t CO2e lifecycle"
+    )
+    print(
+        f"asset checks: {result.checks_passed} passed, {len(result.checks_failed)} failed {result.checks_failed or ''}"
+    )
     print(f"report: {result.report_path}")
     return 0
 
 
 def _cmd_ingest_meters(args, settings) -> int:
     path = Path(args.path)
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in {".csv", ".parquet"}) if path.is_dir() else [path]
+    files = (
+        sorted(p for p in path.iterdir() if p.suffix.lower() in {".csv", ".parquet"})
+        if path.is_dir()
+        else [path]
+    )
     if not files or not all(f.exists() for f in files):
-        raise BadInput(f"{path}: no such meter export (give a .csv or .parquet file, or a folder of them)")
+        raise BadInput(
+            f"{path}: no such meter export (give a .csv or .parquet file, or a folder of them)"
+        )
 
     from ingest.meter_files import MeterFileError
     from ingest.meter_landing import land_meter_file
@@ -53,19 +65,25 @@ def _cmd_ingest_meters(args, settings) -> int:
     totals = [0, 0, 0, 0]
     for f in files:
         try:
-            report = land_meter_file(f, settings.lake_root, args.timezone or settings.site_timezone, now)
+            report = land_meter_file(
+                f, settings.lake_root, args.timezone or settings.site_timezone, now
+            )
         except MeterFileError as exc:
             raise BadInput(str(exc)) from exc
         print(report.summary())
         for i, k in enumerate(("rows_in", "accepted", "quarantined", "duplicates_ignored")):
             totals[i] += getattr(report, k)
     if len(files) > 1:
-        print(f"total: {totals[0]} rows in, {totals[1]} accepted, {totals[2]} quarantined, {totals[3]} duplicates ignored")
+        print(
+            f"total: {totals[0]} rows in, {totals[1]} accepted, {totals[2]} quarantined, {totals[3]} duplicates ignored"
+        )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="novaenergy", description="NovaEnergy: the site energy OS.")
+    parser = argparse.ArgumentParser(
+        prog="novaenergy", description="NovaEnergy: the site energy OS."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="build the sample site and materialize every asset")
@@ -73,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = sub.add_parser("ingest", help="load source files into the lake")
     ingest_sub = ingest.add_subparsers(dest="what", required=True)
-    meters = ingest_sub.add_parser("meters", help="load a CSV or Parquet meter export (or a folder of them)")
+    meters = ingest_sub.add_parser(
+        "meters", help="load a CSV or Parquet meter export (or a folder of them)"
+    )
     meters.add_argument("path")
     meters.add_argument("--timezone", help="time zone of ts_local columns (default SITE_TIMEZONE)")
     meters.set_defaults(func=_cmd_ingest_meters)

@@ -44,7 +44,11 @@ def steps(total: int, label: str) -> Iterator:
         def advance(desc: str) -> None:
             nonlocal done
             done += 1
-            print(f"[{time.monotonic() - start:6.1f}s] {label} {done}/{total}: {desc}", file=sys.stderr, flush=True)
+            print(
+                f"[{time.monotonic() - start:6.1f}s] {label} {done}/{total}: {desc}",
+                file=sys.stderr,
+                flush=True,
+            )
 
         yield advance
 

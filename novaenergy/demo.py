@@ -51,10 +51,16 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 def _instance() -> dg.DagsterInstance:
     # With DAGSTER_HOME set (make demo does), runs show up in the Dagster UI.
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    return (
+        dg.DagsterInstance.get()
+        if os.environ.get("DAGSTER_HOME")
+        else dg.DagsterInstance.ephemeral()
+    )
 
 
-def materialize_all(settings: Settings, instance: dg.DagsterInstance | None = None) -> tuple[int, list[str]]:
+def materialize_all(
+    settings: Settings, instance: dg.DagsterInstance | None = None
+) -> tuple[int, list[str]]:
     """Materialize every asset (and run its checks) over the sample period, one asset
     per run in dependency order so progress can be shown. Returns (passed, failed checks)."""
     resources = resources_for(settings)
@@ -81,7 +87,9 @@ def materialize_all(settings: Settings, instance: dg.DagsterInstance | None = No
                 if evaluation.passed:
                     passed += 1
                 else:
-                    failed.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+                    failed.append(
+                        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+                    )
             advance(asset.key.to_user_string())
     return passed, failed
 
@@ -120,12 +128,23 @@ def summarize(settings: Settings) -> dict:
             LEFT JOIN site_energy_hourly e ON e.hour_utc = c.hour_utc
             """
         ).fetchone()
-    keys = ["consumption_mwh", "pv_production_mwh", "pv_self_consumed_mwh", "grid_import_mwh", "grid_export_mwh", "ev_charge_mwh", "incomplete_hours"]
+    keys = [
+        "consumption_mwh",
+        "pv_production_mwh",
+        "pv_self_consumed_mwh",
+        "grid_import_mwh",
+        "grid_export_mwh",
+        "ev_charge_mwh",
+        "incomplete_hours",
+    ]
     return {
         "site_id": settings.site_id,
         "period": f"{settings.sample_start} .. {settings.sample_end} (end exclusive)",
         "rows": rows,
-        "energy": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in zip(keys, energy, strict=True)},
+        "energy": {
+            k: (round(v, 3) if isinstance(v, float) else v)
+            for k, v in zip(keys, energy, strict=True)
+        },
         "grid": {
             "zone": settings.grid_region.removeprefix("EU_ENTSOE_"),
             "mix": "synthetic (sample site)",

@@ -52,18 +52,23 @@ class Settings:
     sample_seed: int
 
 
-def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env") -> Settings:
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv: str | Path | None = ".env"
+) -> Settings:
     """Merge defaults, the ``.env`` file and the environment (later wins)."""
     values = dict(DEFAULTS)
     if dotenv is not None and Path(dotenv).is_file():
         values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
     env = os.environ if environ is None else environ
     values.update({k: env[k] for k in DEFAULTS if k in env})
+
     def parse(key: str, conv):
         try:
             return conv(values[key])
         except ValueError as exc:
-            raise SettingsError(f"{key}={values[key]!r} is not valid ({exc}); see .env.example") from exc
+            raise SettingsError(
+                f"{key}={values[key]!r} is not valid ({exc}); see .env.example"
+            ) from exc
 
     settings = Settings(
         lake_root=values["NOVAENERGY_LAKE_ROOT"],
@@ -81,7 +86,9 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: str | Path |
         sample_seed=parse("SAMPLE_SEED", int),
     )
     if not settings.grid_region.startswith("EU_ENTSOE_"):
-        raise SettingsError(f"GRID_REGION={settings.grid_region!r}: expected EU_ENTSOE_<zone>, e.g. EU_ENTSOE_DE_LU")
+        raise SettingsError(
+            f"GRID_REGION={settings.grid_region!r}: expected EU_ENTSOE_<zone>, e.g. EU_ENTSOE_DE_LU"
+        )
     if settings.sample_end <= settings.sample_start:
         raise SettingsError("SAMPLE_END must be after SAMPLE_START")
     return settings

@@ -40,8 +40,14 @@ def production_intensity(mix: pl.DataFrame, factors: pl.DataFrame, version: str)
         generation.with_columns(pl.col("ts_utc").dt.truncate("1h").alias("hour_utc"))
         .group_by("zone", "hour_utc")
         .agg(
-            ((pl.col("energy_mwh") * pl.col("ci_direct_g_per_kwh")).sum() / pl.col("energy_mwh").sum()).alias("ci_direct_g_per_kwh"),
-            ((pl.col("energy_mwh") * pl.col("ci_lifecycle_g_per_kwh")).sum() / pl.col("energy_mwh").sum()).alias("ci_lifecycle_g_per_kwh"),
+            (
+                (pl.col("energy_mwh") * pl.col("ci_direct_g_per_kwh")).sum()
+                / pl.col("energy_mwh").sum()
+            ).alias("ci_direct_g_per_kwh"),
+            (
+                (pl.col("energy_mwh") * pl.col("ci_lifecycle_g_per_kwh")).sum()
+                / pl.col("energy_mwh").sum()
+            ).alias("ci_lifecycle_g_per_kwh"),
             pl.col("energy_mwh").sum().alias("generation_mwh"),
         )
         .with_columns(
@@ -60,7 +66,9 @@ def hourly_intensity_with_gaps(
     an hour with no generation gets null intensity and quality ``missing``."""
     first = datetime(start.year, start.month, start.day, tzinfo=UTC)
     last = datetime(end.year, end.month, end.day, tzinfo=UTC) - timedelta(hours=1)
-    hours = pl.DataFrame({"hour_utc": pl.datetime_range(first, last, "1h", eager=True).dt.cast_time_unit("us")})
+    hours = pl.DataFrame(
+        {"hour_utc": pl.datetime_range(first, last, "1h", eager=True).dt.cast_time_unit("us")}
+    )
     ci = production_intensity(mix.filter(pl.col("zone") == zone), factors, version)
     out = hours.join(ci.drop("zone"), on="hour_utc", how="left").with_columns(
         pl.lit(zone).alias("zone"),

@@ -51,7 +51,10 @@ def load_factor_table(path: str | Path | None = None) -> tuple[str, pl.DataFrame
 
 def load_psr_types() -> pl.DataFrame:
     """ENTSO-E psrType codes with their generation mode and, for storage, charge mode."""
-    return pl.read_csv(_DATA.joinpath("psr_types.csv").read_bytes(), schema_overrides={"storage_mode_charge": pl.String})
+    return pl.read_csv(
+        _DATA.joinpath("psr_types.csv").read_bytes(),
+        schema_overrides={"storage_mode_charge": pl.String},
+    )
 
 
 def factors_for(mix: pl.DataFrame, factors: pl.DataFrame) -> pl.DataFrame:
@@ -63,22 +66,44 @@ def factors_for(mix: pl.DataFrame, factors: pl.DataFrame) -> pl.DataFrame:
     read as zero.
     """
     psr = load_psr_types()
-    with_mode = mix.join(psr.select("psr_type", "mode", "storage_mode_charge").rename({"mode": "gen_mode"}),
-                         left_on="production_type", right_on="psr_type", how="left")
+    with_mode = mix.join(
+        psr.select("psr_type", "mode", "storage_mode_charge").rename({"mode": "gen_mode"}),
+        left_on="production_type",
+        right_on="psr_type",
+        how="left",
+    )
     unknown = with_mode.filter(pl.col("gen_mode").is_null())["production_type"].unique().to_list()
     if unknown:
         raise ValueError(f"unknown ENTSO-E production types {unknown}; add them to psr_types.csv")
     with_mode = with_mode.with_columns(
-        pl.when(pl.col("mode") == "consumption").then(pl.col("storage_mode_charge")).otherwise(pl.col("gen_mode")).alias("factor_mode"),
+        pl.when(pl.col("mode") == "consumption")
+        .then(pl.col("storage_mode_charge"))
+        .otherwise(pl.col("gen_mode"))
+        .alias("factor_mode"),
         pl.col("ts_utc").dt.year().cast(pl.Int32).alias("__year"),
     ).drop("gen_mode", "storage_mode_charge")
     cols = ["ci_direct_g_per_kwh", "ci_lifecycle_g_per_kwh"]
     any_year = factors.filter(pl.col("year").is_null()).select("mode", *cols)
-    by_year = factors.filter(pl.col("year").is_not_null()).select("mode", pl.col("year").alias("__year"), *cols)
+    by_year = factors.filter(pl.col("year").is_not_null()).select(
+        "mode", pl.col("year").alias("__year"), *cols
+    )
     out = with_mode.join(any_year, left_on="factor_mode", right_on="mode", how="left")
-    out = out.join(by_year, left_on=["factor_mode", "__year"], right_on=["mode", "__year"], how="left", suffix="_y")
-    out = out.with_columns([pl.coalesce(f"{c}_y", c).alias(c) for c in cols]).drop([f"{c}_y" for c in cols])
+    out = out.join(
+        by_year,
+        left_on=["factor_mode", "__year"],
+        right_on=["mode", "__year"],
+        how="left",
+        suffix="_y",
+    )
+    out = out.with_columns([pl.coalesce(f"{c}_y", c).alias(c) for c in cols]).drop(
+        [f"{c}_y" for c in cols]
+    )
     if out.height and out["ci_lifecycle_g_per_kwh"].null_count():
-        missing = out.filter(pl.col("ci_lifecycle_g_per_kwh").is_null()).select("factor_mode", "__year").unique().rows()
+        missing = (
+            out.filter(pl.col("ci_lifecycle_g_per_kwh").is_null())
+            .select("factor_mode", "__year")
+            .unique()
+            .rows()
+        )
         raise ValueError(f"no emission factor for (mode, year) {missing[:5]}")
     return out.drop("__year")

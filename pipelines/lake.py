@@ -101,7 +101,9 @@ def write_partition(
     key = KEYS[dataset]
     dupes = frame.filter(pl.struct(key).is_duplicated())
     if dupes.height:
-        raise DuplicateKeyError(f"{dataset}: {dupes.height} rows share a key {key}: {dupes.head(3)}")
+        raise DuplicateKeyError(
+            f"{dataset}: {dupes.height} rows share a key {key}: {dupes.head(3)}"
+        )
     frame = frame.sort(key)
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f".tmp-{uuid.uuid4().hex}.partial"

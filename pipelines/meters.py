@@ -12,8 +12,8 @@ Rules, in the order they are applied (a row gets the first reason that fits):
 4. conflicting duplicate: the same meter and interval twice with different values
    (every copy is quarantined; exact copies are ignored as duplicates)
 5. cumulative registers: energy is the difference to the previous reading. A drop
-   where the previous reading is at least 90 % of a power of ten is a rollover at that
-   power; any other drop is a reset (energy = the new reading, quality
+   where the previous reading is at least 90 % of the register's width (the power of
+   ten above the largest reading seen) is a rollover; any other drop is a reset (energy = the new reading, quality
    ``register_reset``). The first reading of a meter has no predecessor: it is kept in
    quarantine as ``cumulative register baseline`` (it yields no interval energy). A
    difference spanning missing intervals becomes one reading whose ``interval_s``
@@ -68,7 +68,11 @@ def _timestamps(raw: pl.DataFrame, timezone: str) -> tuple[pl.DataFrame, dict[st
     if "ts_utc" in raw.columns:
         col = raw["ts_utc"]
         if isinstance(col.dtype, pl.Datetime):
-            ts = col.dt.replace_time_zone("UTC") if col.dtype.time_zone is None else col.dt.convert_time_zone("UTC")
+            ts = (
+                col.dt.replace_time_zone("UTC")
+                if col.dtype.time_zone is None
+                else col.dt.convert_time_zone("UTC")
+            )
             frame = raw.with_columns(ts.dt.cast_time_unit("us").alias("__ts"))
         else:
             text = _text("ts_utc")
@@ -76,39 +80,61 @@ def _timestamps(raw: pl.DataFrame, timezone: str) -> tuple[pl.DataFrame, dict[st
                 pl.coalesce(
                     text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, time_unit="us"),
                     text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", strict=False, time_unit="us"),
-                    text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us").dt.replace_time_zone("UTC"),
-                    text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us").dt.replace_time_zone("UTC"),
-                    text.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us").dt.replace_time_zone("UTC"),
+                    text.str.to_datetime(
+                        "%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"
+                    ).dt.replace_time_zone("UTC"),
+                    text.str.to_datetime(
+                        "%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us"
+                    ).dt.replace_time_zone("UTC"),
+                    text.str.to_datetime(
+                        "%Y-%m-%dT%H:%M", strict=False, time_unit="us"
+                    ).dt.replace_time_zone("UTC"),
                 )
                 .dt.convert_time_zone("UTC")
                 .alias("__ts")
             )
         frame = frame.with_columns(
-            pl.when(pl.col("__ts").is_null()).then(pl.format("unparseable timestamp {}", _text("ts_utc"))).alias("__ts_reason")
+            pl.when(pl.col("__ts").is_null())
+            .then(pl.format("unparseable timestamp {}", _text("ts_utc")))
+            .alias("__ts_reason")
         )
-        return frame.drop("ts_utc").rename({"__ts": "ts_utc"}), stats
+        return frame.rename({"ts_utc": "__in_ts_utc", "__ts": "ts_utc"}), stats
     col = raw["ts_local"]
     naive = (
         col.cast(pl.Datetime("us"))
         if isinstance(col.dtype, pl.Datetime)
         else pl.select(
             pl.coalesce(
-                pl.lit(col).str.strip_chars().str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"),
-                pl.lit(col).str.strip_chars().str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us"),
-                pl.lit(col).str.strip_chars().str.to_datetime("%Y-%m-%d %H:%M", strict=False, time_unit="us"),
+                pl.lit(col)
+                .str.strip_chars()
+                .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"),
+                pl.lit(col)
+                .str.strip_chars()
+                .str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us"),
+                pl.lit(col)
+                .str.strip_chars()
+                .str.to_datetime("%Y-%m-%d %H:%M", strict=False, time_unit="us"),
             )
         ).to_series()
     )
     frame = raw.with_columns(naive.alias("__naive"))
     # nth appearance of the same local time on the same meter: 0 -> summer, 1 -> winter
     frame = frame.with_columns(pl.int_range(pl.len()).over("meter_id", "__naive").alias("__nth"))
-    earliest = pl.col("__naive").dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
-    latest = pl.col("__naive").dt.replace_time_zone(timezone, ambiguous="latest", non_existent="null")
+    earliest = pl.col("__naive").dt.replace_time_zone(
+        timezone, ambiguous="earliest", non_existent="null"
+    )
+    latest = pl.col("__naive").dt.replace_time_zone(
+        timezone, ambiguous="latest", non_existent="null"
+    )
     frame = frame.with_columns(
         earliest.alias("__early"),
         latest.alias("__late"),
     ).with_columns(
-        pl.when(pl.col("__nth") == 0).then(pl.col("__early")).otherwise(pl.col("__late")).dt.convert_time_zone("UTC").alias("ts_utc"),
+        pl.when(pl.col("__nth") == 0)
+        .then(pl.col("__early"))
+        .otherwise(pl.col("__late"))
+        .dt.convert_time_zone("UTC")
+        .alias("ts_utc"),
         (pl.col("__early") != pl.col("__late")).fill_null(False).alias("__ambiguous"),
     )
     stats["dst_ambiguous_resolved"] = int(frame["__ambiguous"].sum())
@@ -119,7 +145,7 @@ def _timestamps(raw: pl.DataFrame, timezone: str) -> tuple[pl.DataFrame, dict[st
         .then(pl.format("nonexistent local time {} in {}", _text("ts_local"), pl.lit(timezone)))
         .alias("__ts_reason")
     )
-    return frame.drop("ts_local", "__naive", "__nth", "__early", "__late", "__ambiguous"), stats
+    return frame.drop("__naive", "__nth", "__early", "__late", "__ambiguous"), stats
 
 
 def _values(frame: pl.DataFrame) -> pl.DataFrame:
@@ -133,20 +159,33 @@ def _values(frame: pl.DataFrame) -> pl.DataFrame:
         unit = _text("unit").str.to_lowercase()
         factor = unit.replace_strict(UNIT_FACTORS, default=None, return_dtype=pl.Float64)
     dtype = frame.schema[source]
-    number = pl.col(source).cast(pl.Float64, strict=False) if dtype.is_numeric() else _text(source).cast(pl.Float64, strict=False)
+    number = (
+        pl.col(source).cast(pl.Float64, strict=False)
+        if dtype.is_numeric()
+        else _text(source).cast(pl.Float64, strict=False)
+    )
     return frame.with_columns(
         (number * factor).alias("__value"),
         pl.when(number.is_null() | number.is_nan())
         .then(pl.format("non-numeric value {}", pl.col(source).cast(pl.String)))
         .when(factor.is_null())
-        .then(pl.format("unknown unit {}", pl.col("unit").cast(pl.String) if "unit" in frame.columns else pl.lit("")))
+        .then(
+            pl.format(
+                "unknown unit {}",
+                pl.col("unit").cast(pl.String) if "unit" in frame.columns else pl.lit(""),
+            )
+        )
         .alias("__value_reason"),
         (factor != 1.0).fill_null(False).alias("__unit_converted"),
     )
 
 
 def _raw_json(columns: list[str]) -> pl.Expr:
-    return pl.struct([pl.col(c).cast(pl.String) for c in columns]).struct.json_encode().alias("raw_row")
+    """The row as it came in, as JSON (the parsed ``ts_utc`` keeps its input aside)."""
+    fields = [
+        pl.col("__in_ts_utc" if c == "ts_utc" else c).cast(pl.String).alias(c) for c in columns
+    ]
+    return pl.struct(fields).struct.json_encode().alias("raw_row")
 
 
 def validate_meter_rows(
@@ -178,7 +217,9 @@ def validate_meter_rows(
     rows_in = raw.height
     input_cols = [c for c in raw.columns if c not in ("row_number", "source")]
     if "row_number" not in raw.columns:
-        raw = raw.with_row_index("row_number", offset=1).with_columns(pl.col("row_number").cast(pl.Int64))
+        raw = raw.with_row_index("row_number", offset=1).with_columns(
+            pl.col("row_number").cast(pl.Int64)
+        )
     if "source" not in raw.columns:
         raw = raw.with_columns(pl.lit("frame").alias("source"))
     frame = raw.with_row_index("__order")
@@ -189,52 +230,89 @@ def validate_meter_rows(
         pl.col("site_id").cast(pl.String).alias("__reg_site"),
         pl.col("max_power_w").cast(pl.Float64),
     )
-    frame = frame.with_columns(pl.col("meter_id").cast(pl.String).str.strip_chars()).join(reg, on="meter_id", how="left")
-    site = pl.coalesce(pl.col("site_id").cast(pl.String), pl.col("__reg_site")) if "site_id" in frame.columns else pl.col("__reg_site")
-    interval = (
-        _text("interval_s").cast(pl.Int32, strict=False).fill_null(900) if "interval_s" in frame.columns else pl.lit(900, dtype=pl.Int32)
+    frame = frame.with_columns(pl.col("meter_id").cast(pl.String).str.strip_chars()).join(
+        reg, on="meter_id", how="left"
     )
-    register = _text("register").str.to_lowercase().fill_null("interval") if "register" in frame.columns else pl.lit("interval")
-    frame = frame.with_columns(site.alias("site_id"), interval.alias("interval_s"), register.alias("__register"))
+    site = (
+        pl.coalesce(pl.col("site_id").cast(pl.String), pl.col("__reg_site"))
+        if "site_id" in frame.columns
+        else pl.col("__reg_site")
+    )
+    interval = (
+        _text("interval_s").cast(pl.Int32, strict=False).fill_null(900)
+        if "interval_s" in frame.columns
+        else pl.lit(900, dtype=pl.Int32)
+    )
+    register = (
+        _text("register").str.to_lowercase().fill_null("interval")
+        if "register" in frame.columns
+        else pl.lit("interval")
+    )
+    frame = frame.with_columns(
+        site.alias("site_id"), interval.alias("interval_s"), register.alias("__register")
+    )
     frame = frame.with_columns(
         pl.coalesce(
             pl.col("__ts_reason"),
-            pl.when(pl.col("__reg_site").is_null()).then(pl.format("unknown meter {}", pl.col("meter_id"))),
+            pl.when(pl.col("__reg_site").is_null()).then(
+                pl.format("unknown meter {}", pl.col("meter_id"))
+            ),
             pl.col("__value_reason"),
-            pl.when(~pl.col("__register").is_in(["interval", "cumulative"])).then(pl.format("unknown register type {}", pl.col("__register"))),
+            pl.when(~pl.col("__register").is_in(["interval", "cumulative"])).then(
+                pl.format("unknown register type {}", pl.col("__register"))
+            ),
         ).alias("reason")
     )
-    stats["unit_converted"] = int(frame.filter(pl.col("reason").is_null())["__unit_converted"].sum())
+    stats["unit_converted"] = int(
+        frame.filter(pl.col("reason").is_null())["__unit_converted"].sum()
+    )
 
     # Exact duplicates and conflicting duplicates among the rows still valid.
     valid = frame.filter(pl.col("reason").is_null())
     stats["out_of_order"] = int(
-        valid.sort("__order").select(
+        valid.sort("__order")
+        .select(
             ((pl.col("ts_utc") < pl.col("ts_utc").shift(1).over("meter_id")).fill_null(False)).sum()
-        ).item()
+        )
+        .item()
     )
-    keyed = valid.with_columns(
-        pl.len().over("meter_id", "ts_utc").alias("__copies"),
-        pl.col("__value").n_unique().over("meter_id", "ts_utc").alias("__values"),
-        pl.int_range(pl.len()).over("meter_id", "ts_utc").alias("__copy"),
-    ) if valid.height else valid.with_columns(
-        pl.lit(1, pl.UInt32).alias("__copies"), pl.lit(1, pl.UInt32).alias("__values"), pl.lit(0, pl.Int64).alias("__copy")
+    keyed = (
+        valid.with_columns(
+            pl.len().over("meter_id", "ts_utc").alias("__copies"),
+            pl.col("__value").n_unique().over("meter_id", "ts_utc").alias("__values"),
+            pl.int_range(pl.len()).over("meter_id", "ts_utc").alias("__copy"),
+        )
+        if valid.height
+        else valid.with_columns(
+            pl.lit(1, pl.UInt32).alias("__copies"),
+            pl.lit(1, pl.UInt32).alias("__values"),
+            pl.lit(0, pl.Int64).alias("__copy"),
+        )
     )
-    conflicts = keyed.filter(pl.col("__values") > 1).with_columns(pl.lit("conflicting duplicate").alias("reason"))
+    conflicts = keyed.filter(pl.col("__values") > 1).with_columns(
+        pl.lit("conflicting duplicate").alias("reason")
+    )
     singles = keyed.filter(pl.col("__values") == 1)
     duplicates_ignored = singles.filter(pl.col("__copy") > 0).height
     singles = singles.filter(pl.col("__copy") == 0).sort("site_id", "meter_id", "ts_utc")
 
     # Cumulative registers: differences between consecutive readings of a meter.
     cum = singles.filter(pl.col("__register") == "cumulative")
-    interval_rows = singles.filter(pl.col("__register") == "interval").with_columns(pl.lit("measured").alias("quality"))
+    interval_rows = singles.filter(pl.col("__register") == "interval").with_columns(
+        pl.lit("measured").alias("quality")
+    )
     stats["register_resets"] = stats["register_rollovers"] = 0
     baselines = cum.head(0)
     if cum.height:
         prev_v = pl.col("__value").shift(1).over("meter_id")
         prev_t = pl.col("ts_utc").shift(1).over("meter_id")
-        wrap = pl.lit(10.0).pow((prev_v + 1).log10().ceil())
-        cum = cum.with_columns(prev_v.alias("__prev"), prev_t.alias("__prev_t"), wrap.alias("__wrap"))
+        # a register's width is the power of ten above the largest reading it has shown
+        wrap = pl.lit(10.0).pow(
+            (pl.col("__value").cum_max().shift(1).over("meter_id") + 1).log10().ceil()
+        )
+        cum = cum.with_columns(
+            prev_v.alias("__prev"), prev_t.alias("__prev_t"), wrap.alias("__wrap")
+        )
         drop = pl.col("__value") < pl.col("__prev")
         rollover = drop & (pl.col("__prev") >= 0.9 * pl.col("__wrap"))
         reset = drop & ~rollover
@@ -248,28 +326,52 @@ def validate_meter_rows(
             .alias("__energy"),
             rollover.alias("__rollover"),
             reset.alias("__reset"),
-            pl.when(reset).then(pl.lit("register_reset")).when(span_s > pl.col("interval_s")).then(pl.lit("spans_gap")).otherwise(pl.lit("measured")).alias("quality"),
+            pl.when(reset)
+            .then(pl.lit("register_reset"))
+            .when(span_s > pl.col("interval_s"))
+            .then(pl.lit("spans_gap"))
+            .otherwise(pl.lit("measured"))
+            .alias("quality"),
             # the reading closes the interval that started at the previous reading
             pl.col("__prev_t").alias("__start"),
-            pl.when(span_s > pl.col("interval_s")).then(span_s).otherwise(pl.col("interval_s")).alias("__span"),
+            pl.when(span_s > pl.col("interval_s"))
+            .then(span_s)
+            .otherwise(pl.col("interval_s"))
+            .alias("__span"),
         )
         stats["register_rollovers"] = int(cum["__rollover"].sum())
         stats["register_resets"] = int(cum["__reset"].sum())
         baselines = cum.filter(pl.col("__prev").is_null()).with_columns(
-            pl.lit("cumulative register baseline: first reading, no interval energy").alias("reason")
+            pl.lit("cumulative register baseline: first reading, no interval energy").alias(
+                "reason"
+            )
         )
         cum = cum.filter(pl.col("__prev").is_not_null()).with_columns(
-            pl.col("__energy").alias("__value"), pl.col("__start").alias("ts_utc"), pl.col("__span").alias("interval_s")
+            pl.col("__energy").alias("__value"),
+            pl.col("__start").alias("ts_utc"),
+            pl.col("__span").alias("interval_s"),
         )
     readings = pl.concat(
-        [interval_rows.select(singles.columns + ["quality"]), cum.select(singles.columns + ["quality"])] if cum.height else [interval_rows],
+        [
+            interval_rows.select(singles.columns + ["quality"]),
+            cum.select(singles.columns + ["quality"]),
+        ]
+        if cum.height
+        else [interval_rows],
         how="vertical_relaxed",
     )
     readings = readings.with_columns(
         pl.when(pl.col("__value") < 0)
         .then(pl.format("negative energy {} Wh", pl.col("__value")))
-        .when(pl.col("__value") > pl.col("max_power_w") * pl.col("interval_s") / 3600 * CAPACITY_MARGIN)
-        .then(pl.format("exceeds meter capacity: {} Wh in {} s", pl.col("__value"), pl.col("interval_s")))
+        .when(
+            pl.col("__value")
+            > pl.col("max_power_w") * pl.col("interval_s") / 3600 * CAPACITY_MARGIN
+        )
+        .then(
+            pl.format(
+                "exceeds meter capacity: {} Wh in {} s", pl.col("__value"), pl.col("interval_s")
+            )
+        )
         .alias("reason")
     )
 
@@ -304,12 +406,23 @@ def validate_meter_rows(
         .sort(KEY)
     )
     # gaps: missing nominal intervals within each meter's span
-    stats["gaps"] = int(
-        accepted.group_by("meter_id")
-        .agg(((pl.col("ts_utc").max() - pl.col("ts_utc").min()).dt.total_seconds() / 900 + 1 - pl.col("interval_s").sum() / 900).alias("g"))
-        ["g"].clip(lower_bound=0).sum()
-        or 0
-    ) if accepted.height else 0
+    stats["gaps"] = (
+        int(
+            accepted.group_by("meter_id")
+            .agg(
+                (
+                    (pl.col("ts_utc").max() - pl.col("ts_utc").min()).dt.total_seconds() / 900
+                    + 1
+                    - pl.col("interval_s").sum() / 900
+                ).alias("g")
+            )["g"]
+            .clip(lower_bound=0)
+            .sum()
+            or 0
+        )
+        if accepted.height
+        else 0
+    )
     if rows_in != accepted.height + quarantined.height + duplicates_ignored:
         raise AssertionError(
             f"meter row accounting broken: {rows_in} in != {accepted.height} accepted + "
@@ -336,9 +449,13 @@ def merge_readings(existing: pl.DataFrame, incoming: pl.DataFrame) -> MergeResul
     incoming = incoming.select(cols)
     if existing.is_empty():
         return MergeResult(incoming.sort(KEY), 0, incoming.head(0))
-    joined = incoming.join(existing.select(*KEY, pl.col("energy_wh").alias("__stored")), on=KEY, how="left")
+    joined = incoming.join(
+        existing.select(*KEY, pl.col("energy_wh").alias("__stored")), on=KEY, how="left"
+    )
     dupes = joined.filter(pl.col("__stored") == pl.col("energy_wh"))
-    conflicts = joined.filter(pl.col("__stored").is_not_null() & (pl.col("__stored") != pl.col("energy_wh"))).select(cols)
+    conflicts = joined.filter(
+        pl.col("__stored").is_not_null() & (pl.col("__stored") != pl.col("energy_wh"))
+    ).select(cols)
     new = joined.filter(pl.col("__stored").is_null()).select(cols)
     return MergeResult(pl.concat([existing, new]).sort(KEY), dupes.height, conflicts)
 

@@ -72,7 +72,9 @@ def site_energy_hourly(
         energy it has; it is flagged, never filled.
     """
     meters = (
-        readings.join(registry.select("site_id", "meter_id", "kind"), on=["site_id", "meter_id"], how="inner")
+        readings.join(
+            registry.select("site_id", "meter_id", "kind"), on=["site_id", "meter_id"], how="inner"
+        )
         .with_columns(
             pl.col("ts_utc").dt.truncate("1h").alias("hour_utc"),
             pl.col("kind").replace_strict(METER_COLUMNS, default=None).alias("column"),
@@ -82,8 +84,10 @@ def site_energy_hourly(
     meter_energy = meters.group_by("site_id", "hour_utc", "column").agg(
         (pl.col("energy_wh").sum() / 1000).alias("kwh")
     )
-    n_meters = registry.filter(pl.col("kind").is_in(list(METER_COLUMNS))).group_by("site_id").agg(
-        pl.len().alias("n_meters")
+    n_meters = (
+        registry.filter(pl.col("kind").is_in(list(METER_COLUMNS)))
+        .group_by("site_id")
+        .agg(pl.len().alias("n_meters"))
     )
     coverage = meters.group_by("site_id", "hour_utc").agg(
         (pl.col("interval_s").sum() / 900).round().cast(pl.Int32).alias("intervals_present")
@@ -99,15 +103,23 @@ def site_energy_hourly(
         dev = power.filter(pl.col("kind") == kind)
         device_parts.append(
             dev.select(
-                "site_id", "hour_utc", pl.lit(charge_col).alias("column"), pl.col("kwh").clip(lower_bound=0)
+                "site_id",
+                "hour_utc",
+                pl.lit(charge_col).alias("column"),
+                pl.col("kwh").clip(lower_bound=0),
             )
         )
         device_parts.append(
             dev.select(
-                "site_id", "hour_utc", pl.lit(discharge_col).alias("column"), (-pl.col("kwh")).clip(lower_bound=0)
+                "site_id",
+                "hour_utc",
+                pl.lit(discharge_col).alias("column"),
+                (-pl.col("kwh")).clip(lower_bound=0),
             )
         )
-    device_energy = pl.concat(device_parts).group_by("site_id", "hour_utc", "column").agg(pl.col("kwh").sum())
+    device_energy = (
+        pl.concat(device_parts).group_by("site_id", "hour_utc", "column").agg(pl.col("kwh").sum())
+    )
 
     long = pl.concat([meter_energy, device_energy])
     if long.is_empty():
@@ -123,9 +135,10 @@ def site_energy_hourly(
         .with_columns(
             pl.col("intervals_present").fill_null(0),
             (pl.col("n_meters") * 4).cast(pl.Int32).alias("intervals_expected"),
-            (pl.col("pv_production_kwh") - pl.min_horizontal("grid_export_kwh", "pv_production_kwh")).alias(
-                "pv_self_consumed_kwh"
-            ),
+            (
+                pl.col("pv_production_kwh")
+                - pl.min_horizontal("grid_export_kwh", "pv_production_kwh")
+            ).alias("pv_self_consumed_kwh"),
         )
         .with_columns(
             pl.when(pl.col("intervals_present") >= pl.col("intervals_expected"))

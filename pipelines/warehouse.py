@@ -44,7 +44,9 @@ def view_sql(lake_root: str | Path, dataset: str, view: str | None = None) -> st
     schema = SCHEMAS[dataset]
     if dataset_files(lake_root, dataset):
         glob = dataset_glob(Path(lake_root).resolve(), dataset).replace("'", "''")
-        body = f"SELECT * FROM read_parquet('{glob}', union_by_name = true, hive_partitioning = false)"
+        body = (
+            f"SELECT * FROM read_parquet('{glob}', union_by_name = true, hive_partitioning = false)"
+        )
     else:
         cols = ", ".join(f"CAST(NULL AS {_duck_type(t)}) AS {c}" for c, t in schema.items())
         body = f"SELECT {cols} WHERE false"

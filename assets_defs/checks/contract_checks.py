@@ -4,7 +4,6 @@ For a lake dataset one factory call gives four checks on the run's partition win
 schema, value ranges, key uniqueness and completeness of intervals.
 """
 
-
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -60,11 +59,17 @@ def _suites(spec: ContractCheckSpec, frame: pl.DataFrame, n_days: int, lake_root
     }, pdf
 
 
-def build_contract_checks(asset_key: dg.AssetKey | str, spec: ContractCheckSpec) -> dg.AssetChecksDefinition:
+def build_contract_checks(
+    asset_key: dg.AssetKey | str, spec: ContractCheckSpec
+) -> dg.AssetChecksDefinition:
     """Four blocking-where-it-matters checks for a daily lake asset."""
     key = dg.AssetKey(asset_key) if isinstance(asset_key, str) else asset_key
     names = {
-        "schema": (f"{spec.dataset}_schema", True, "columns and key columns as in the data contract"),
+        "schema": (
+            f"{spec.dataset}_schema",
+            True,
+            "columns and key columns as in the data contract",
+        ),
         "ranges": (f"{spec.dataset}_value_ranges", True, f"value ranges {spec.ranges}"),
         "unique": (f"{spec.dataset}_unique_key", True, f"one row per {KEYS[spec.dataset]}"),
         "complete": (
@@ -93,11 +98,16 @@ def build_contract_checks(asset_key: dg.AssetKey | str, spec: ContractCheckSpec)
                 asset_key=key,
                 check_name=name,
                 passed=not failed,
-                severity=dg.AssetCheckSeverity.WARN if part == "complete" else dg.AssetCheckSeverity.ERROR,
+                severity=dg.AssetCheckSeverity.WARN
+                if part == "complete"
+                else dg.AssetCheckSeverity.ERROR,
                 metadata={
                     "rows": frame.height,
                     "window": f"{window.start}..{window.end}",
-                    "failed": [f"{o.expectation}({o.column}): unexpected={o.unexpected_count} observed={o.observed}" for o in failed],
+                    "failed": [
+                        f"{o.expectation}({o.column}): unexpected={o.unexpected_count} observed={o.observed}"
+                        for o in failed
+                    ],
                     "expectations": len(outcomes),
                 },
             )

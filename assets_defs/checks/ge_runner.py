@@ -35,7 +35,9 @@ def _batch_definition():
     return asset.add_batch_definition_whole_dataframe("whole_frame")
 
 
-def validate_frame(frame: pd.DataFrame, expectations: list, suite_name: str) -> list[ExpectationOutcome]:
+def validate_frame(
+    frame: pd.DataFrame, expectations: list, suite_name: str
+) -> list[ExpectationOutcome]:
     """Validate ``frame`` against GX expectation objects; return one outcome each."""
     import great_expectations as gx
 

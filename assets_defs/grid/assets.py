@@ -1,6 +1,5 @@
 """Grid assets: generation mix, day-ahead prices and hourly carbon intensity of the zone."""
 
-
 import dagster as dg
 import polars as pl
 
@@ -48,7 +47,9 @@ def grid_carbon_intensity_hourly(
     context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
 ) -> dg.MaterializeResult:
     window = window_of(context)
-    mix = lake.read_window(lake_store.root, "grid_generation_mix", window.start, window.end, [site.zone])
+    mix = lake.read_window(
+        lake_store.root, "grid_generation_mix", window.start, window.end, [site.zone]
+    )
     version, factors = load_factor_table()
     ci = hourly_intensity_with_gaps(mix, factors, version, site.zone, window.start, window.end)
     lake.write_days(lake_store.root, "grid_carbon_intensity_hourly", ci, [site.zone], window.days)

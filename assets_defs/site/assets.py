@@ -1,6 +1,5 @@
 """Site assets: the sample site's raw files, meters, telemetry, fleet and the hourly balance."""
 
-
 from datetime import UTC, datetime
 from functools import cache
 
@@ -32,25 +31,39 @@ def _sample_site(cfg: SiteConfig):
     description="Raw source files of the embedded sample site (synthetic: meter exports, "
     "device telemetry, grid mix and prices), written per UTC day under the raw root.",
 )
-def sample_site_raw(context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource) -> dg.MaterializeResult:
+def sample_site_raw(
+    context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
+) -> dg.MaterializeResult:
     window = window_of(context)
     paths = write_raw(_sample_site(site.sample_config()), lake_store.raw_root, window.days)
     return dg.MaterializeResult(metadata={"files_written": len(paths), "window": str(window)})
 
 
-@dg.asset(group_name=GROUP, kinds={"parquet"}, description="Meters of the site with kind and capacity.")
+@dg.asset(
+    group_name=GROUP, kinds={"parquet"}, description="Meters of the site with kind and capacity."
+)
 def meter_registry(lake_store: LakeResource, site: SiteResource) -> dg.MaterializeResult:
     meters = _sample_site(site.sample_config()).meters
     lake.write_partition(lake_store.root, "meter_registry", meters, site.site_id)
     return dg.MaterializeResult(metadata={"meters": meters.height})
 
 
-@dg.asset(group_name=GROUP, kinds={"parquet"}, deps=[sample_site_raw], description="Delivery trucks and their trips.")
+@dg.asset(
+    group_name=GROUP,
+    kinds={"parquet"},
+    deps=[sample_site_raw],
+    description="Delivery trucks and their trips.",
+)
 def fleet(lake_store: LakeResource, site: SiteResource) -> dg.MaterializeResult:
     counts = {}
     for kind in ("vehicles", "trips"):
         dataset = f"fleet_{kind}"
-        frame = conform(raw_files.read_parquet_files([raw_files.fleet_file(lake_store.raw_root, site.site_id, kind)]), dataset)
+        frame = conform(
+            raw_files.read_parquet_files(
+                [raw_files.fleet_file(lake_store.raw_root, site.site_id, kind)]
+            ),
+            dataset,
+        )
         lake.write_partition(lake_store.root, dataset, frame, site.site_id)
         counts[dataset] = frame.height
     return dg.MaterializeResult(metadata=counts)
@@ -64,12 +77,19 @@ def fleet(lake_store: LakeResource, site: SiteResource) -> dg.MaterializeResult:
     kinds={"parquet", "polars"},
     description="15-minute meter readings, validated; rejected rows go to meter_quarantine.",
 )
-def meter_readings(context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource) -> dg.MaterializeResult:
+def meter_readings(
+    context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
+) -> dg.MaterializeResult:
     window = window_of(context)
     now = datetime.now(UTC)
     totals = {"rows_in": 0, "accepted": 0, "quarantined": 0, "duplicates_ignored": 0}
     for day in window.days:
-        report = land_meter_file(raw_files.meter_file(lake_store.raw_root, site.site_id, day), lake_store.root, site.timezone, now)
+        report = land_meter_file(
+            raw_files.meter_file(lake_store.raw_root, site.site_id, day),
+            lake_store.root,
+            site.timezone,
+            now,
+        )
         for k in totals:
             totals[k] += getattr(report, k)
     return dg.MaterializeResult(metadata={**totals, "window": str(window)})
@@ -93,11 +113,15 @@ device_telemetry = raw_parquet_daily_asset(
     kinds={"parquet", "polars"},
     description="Hourly site energy balance from meters and telemetry [kWh].",
 )
-def site_energy_hourly(context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource) -> dg.MaterializeResult:
+def site_energy_hourly(
+    context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
+) -> dg.MaterializeResult:
     window = window_of(context)
     ents = [site.site_id]
     readings = lake.read_window(lake_store.root, "meter_readings", window.start, window.end, ents)
-    telemetry = lake.read_window(lake_store.root, "device_telemetry", window.start, window.end, ents)
+    telemetry = lake.read_window(
+        lake_store.root, "device_telemetry", window.start, window.end, ents
+    )
     registry = lake.scan(lake_store.root, "meter_registry").collect()
     hourly = hourly_balance(readings, registry, telemetry)
     lake.write_days(lake_store.root, "site_energy_hourly", hourly, ents, window.days)

@@ -1,6 +1,5 @@
 """Checks on the site assets: contract suites plus the hourly energy balance."""
 
-
 import dagster as dg
 import polars as pl
 
@@ -14,7 +13,11 @@ BALANCE_TOLERANCE_KWH = 0.01
 
 def _registered_meters(lake_root: str, frame: pl.DataFrame) -> int:
     registry = lake.scan(lake_root, "meter_registry").collect()
-    sites = frame["site_id"].unique().to_list() if frame.height else registry["site_id"].unique().to_list()
+    sites = (
+        frame["site_id"].unique().to_list()
+        if frame.height
+        else registry["site_id"].unique().to_list()
+    )
     return registry.filter(pl.col("site_id").is_in(sites)).height
 
 
@@ -63,8 +66,14 @@ site_energy_hourly_checks = build_contract_checks(
 )
 
 
-@dg.asset_check(asset="site_energy_hourly", blocking=True, description="Sources equal sinks in every complete hour.")
-def site_energy_balance(context: dg.AssetCheckExecutionContext, lake_store: LakeResource) -> dg.AssetCheckResult:
+@dg.asset_check(
+    asset="site_energy_hourly",
+    blocking=True,
+    description="Sources equal sinks in every complete hour.",
+)
+def site_energy_balance(
+    context: dg.AssetCheckExecutionContext, lake_store: LakeResource
+) -> dg.AssetCheckResult:
     window = window_of(context.op_execution_context)
     hourly = lake.read_window(lake_store.root, "site_energy_hourly", window.start, window.end)
     residual = hourly.filter(pl.col("quality") == "complete").select(

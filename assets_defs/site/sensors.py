@@ -1,6 +1,5 @@
 """The meter drop folder: a sensor that lands every new CSV or Parquet export."""
 
-
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +19,10 @@ class DropFilesConfig(dg.Config):
 
 @dg.op(out={}, description="Land dropped meter exports into meter_readings, quarantining bad rows.")
 def land_dropped_meter_files(
-    context: dg.OpExecutionContext, config: DropFilesConfig, lake_store: LakeResource, site: SiteResource
+    context: dg.OpExecutionContext,
+    config: DropFilesConfig,
+    lake_store: LakeResource,
+    site: SiteResource,
 ):
     now = datetime.now(UTC)
     failed = []
@@ -66,7 +68,9 @@ def _pending(drop_dir: Path, seen: dict[str, float]) -> list[Path]:
     return [p for p in files if seen.get(str(p)) != p.stat().st_mtime]
 
 
-@dg.sensor(job=meter_drop_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    job=meter_drop_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING
+)
 def meter_drop_sensor(context: dg.SensorEvaluationContext, lake_store: LakeResource):
     """Start one run per batch of new or changed files in the drop folder."""
     seen = json.loads(context.cursor) if context.cursor else {}
@@ -78,5 +82,7 @@ def meter_drop_sensor(context: dg.SensorEvaluationContext, lake_store: LakeResou
     context.update_cursor(json.dumps(seen, sort_keys=True))
     return dg.RunRequest(
         run_key=json.dumps({str(p): seen[str(p)] for p in pending}, sort_keys=True),
-        run_config=dg.RunConfig(ops={"land_dropped_meter_files": DropFilesConfig(paths=[str(p) for p in pending])}),
+        run_config=dg.RunConfig(
+            ops={"land_dropped_meter_files": DropFilesConfig(paths=[str(p) for p in pending])}
+        ),
     )

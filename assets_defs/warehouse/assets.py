@@ -1,6 +1,5 @@
 """The DuckDB warehouse: contract views over the lake."""
 
-
 import dagster as dg
 
 from assets_defs.resources import LakeResource
@@ -14,6 +13,8 @@ def build_warehouse_views(upstream: list) -> dg.AssetsDefinition:
     def warehouse_views(lake_store: LakeResource) -> dg.MaterializeResult:
         """Create or replace the data-contract views in the DuckDB warehouse file."""
         views = refresh_views(lake_store.root, lake_store.warehouse_path)
-        return dg.MaterializeResult(metadata={"views": views, "warehouse": lake_store.warehouse_path})
+        return dg.MaterializeResult(
+            metadata={"views": views, "warehouse": lake_store.warehouse_path}
+        )
 
     return warehouse_views

@@ -21,13 +21,23 @@ def quarter_hours(start: date, end: date, timezone: str, subdivision: str = "BB"
     ts = pl.datetime_range(first, last, "15m", eager=True, time_zone="UTC").dt.cast_time_unit("us")
     years = range(start.year - 1, end.year + 1)
     holiday_days = sorted(holidays.Germany(years=years, subdiv=subdivision))
-    frame = pl.DataFrame({"ts_utc": ts}).with_columns(pl.col("ts_utc").dt.convert_time_zone(timezone).alias("ts_local"))
-    return frame.with_columns(
-        (pl.col("ts_local").dt.hour() + pl.col("ts_local").dt.minute() / 60).alias("hour_local"),
-        pl.col("ts_local").dt.weekday().alias("weekday"),
-        pl.col("ts_local").dt.date().is_in(holiday_days).alias("is_holiday"),
-    ).with_columns(
-        ((pl.col("weekday") <= 5) & ~pl.col("is_holiday")).alias("is_workday"),
-    ).with_columns(
-        (~pl.col("is_workday") | (pl.col("hour_local") >= 22) | (pl.col("hour_local") < 6)).alias("off_hours"),
+    frame = pl.DataFrame({"ts_utc": ts}).with_columns(
+        pl.col("ts_utc").dt.convert_time_zone(timezone).alias("ts_local")
+    )
+    return (
+        frame.with_columns(
+            (pl.col("ts_local").dt.hour() + pl.col("ts_local").dt.minute() / 60).alias(
+                "hour_local"
+            ),
+            pl.col("ts_local").dt.weekday().alias("weekday"),
+            pl.col("ts_local").dt.date().is_in(holiday_days).alias("is_holiday"),
+        )
+        .with_columns(
+            ((pl.col("weekday") <= 5) & ~pl.col("is_holiday")).alias("is_workday"),
+        )
+        .with_columns(
+            (
+                ~pl.col("is_workday") | (pl.col("hour_local") >= 22) | (pl.col("hour_local") < 6)
+            ).alias("off_hours"),
+        )
     )

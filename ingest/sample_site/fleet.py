@@ -60,18 +60,33 @@ def trips(cal: pl.DataFrame, cfg: SiteConfig, rng: np.random.Generator) -> pl.Da
                 }
             )
     frame = pl.DataFrame(rows)
-    local = lambda col: (  # noqa: E731
-        pl.col("day").cast(pl.Datetime("us")) + pl.duration(minutes=(pl.col(col) * 60).cast(pl.Int64))
-    ).dt.replace_time_zone(cfg.timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+    local = lambda col: (
+        (  # noqa: E731
+            pl.col("day").cast(pl.Datetime("us"))
+            + pl.duration(minutes=(pl.col(col) * 60).cast(pl.Int64))
+        )
+        .dt.replace_time_zone(cfg.timezone, ambiguous="earliest", non_existent="null")
+        .dt.convert_time_zone("UTC")
+    )
     return (
-        frame.with_columns(local("depart_h").alias("depart_utc"), local("arrive_h").alias("arrive_utc"))
+        frame.with_columns(
+            local("depart_h").alias("depart_utc"), local("arrive_h").alias("arrive_utc")
+        )
         .drop_nulls(["depart_utc", "arrive_utc"])
-        .select("site_id", "vehicle_id", pl.col("depart_utc").cast(UTC_TS), pl.col("arrive_utc").cast(UTC_TS), "energy_kwh")
+        .select(
+            "site_id",
+            "vehicle_id",
+            pl.col("depart_utc").cast(UTC_TS),
+            pl.col("arrive_utc").cast(UTC_TS),
+            "energy_kwh",
+        )
         .sort("vehicle_id", "depart_utc")
     )
 
 
-def charge_on_arrival_w(cal: pl.DataFrame, trips_: pl.DataFrame, fleet: pl.DataFrame) -> dict[str, np.ndarray]:
+def charge_on_arrival_w(
+    cal: pl.DataFrame, trips_: pl.DataFrame, fleet: pl.DataFrame
+) -> dict[str, np.ndarray]:
     """Charger power per 15-minute step [W]: full power from arrival until the route's
     energy is restored (the "charge on arrival" baseline; no V2G)."""
     ts = cal["ts_utc"]
@@ -80,7 +95,9 @@ def charge_on_arrival_w(cal: pl.DataFrame, trips_: pl.DataFrame, fleet: pl.DataF
     out = {cid: np.zeros(n) for cid in fleet["charger_id"]}
     charger = dict(zip(fleet["vehicle_id"], fleet["charger_id"], strict=True))
     power = dict(zip(fleet["vehicle_id"], fleet["max_charge_kw"], strict=True))
-    for vehicle, arrive, energy in trips_.select("vehicle_id", "arrive_utc", "energy_kwh").iter_rows():
+    for vehicle, arrive, energy in trips_.select(
+        "vehicle_id", "arrive_utc", "energy_kwh"
+    ).iter_rows():
         start = int((arrive - t0) / timedelta(minutes=15))
         p_w = power[vehicle] * 1000
         remaining_wh = energy * 1000

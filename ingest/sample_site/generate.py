@@ -55,7 +55,15 @@ def meter_registry(cfg: SiteConfig) -> pl.DataFrame:
 def _long(ts: pl.Series, series_w: dict[str, np.ndarray], site_id: str) -> pl.DataFrame:
     return pl.concat(
         [
-            pl.DataFrame({"site_id": site_id, "meter_id": m, "ts_utc": ts, "interval_s": 900, "energy_wh": np.round(w * 0.25, 1)})
+            pl.DataFrame(
+                {
+                    "site_id": site_id,
+                    "meter_id": m,
+                    "ts_utc": ts,
+                    "interval_s": 900,
+                    "energy_wh": np.round(w * 0.25, 1),
+                }
+            )
             for m, w in series_w.items()
         ]
     ).with_columns(pl.col("interval_s").cast(pl.Int32))
@@ -69,7 +77,10 @@ def generate_site(cfg: SiteConfig) -> SampleSite:
     of the export format.
     """
     rng = np.random.default_rng(cfg.seed)
-    sub = {name: np.random.default_rng([cfg.seed, i]) for i, name in enumerate(["loads", "vampire", "fleet", "hvac"])}
+    sub = {
+        name: np.random.default_rng([cfg.seed, i])
+        for i, name in enumerate(["loads", "vampire", "fleet", "hvac"])
+    }
     cal = quarter_hours(cfg.start, cfg.end, cfg.timezone)
     ts = cal["ts_utc"]
     weather = weather_for_period(cfg.start, cfg.end, cfg.try_region)
@@ -77,7 +88,9 @@ def generate_site(cfg: SiteConfig) -> SampleSite:
     pv_w = np.repeat(hourly_pv, 4)
     temp = np.repeat(weather["temp_air"].to_numpy(), 4)
     ghi = np.repeat((weather["direct_horizontal"] + weather["dhi"]).to_numpy(), 4)
-    holiday_days = sorted(holidays.Germany(years=range(cfg.start.year - 1, cfg.end.year + 1), subdiv="BB"))
+    holiday_days = sorted(
+        holidays.Germany(years=range(cfg.start.year - 1, cfg.end.year + 1), subdiv="BB")
+    )
 
     shredder = loads.shredder_w(cal, sub["loads"])
     load_w = {
@@ -109,14 +122,32 @@ def generate_site(cfg: SiteConfig) -> SampleSite:
     )
     bat_w = q(bat_w)
     net = demand + bat_w - pv_w
-    meter_w = {"grid-import": np.clip(net, 0, None), "grid-export": np.clip(-net, 0, None), "pv-roof": pv_w, **load_w}
+    meter_w = {
+        "grid-import": np.clip(net, 0, None),
+        "grid-export": np.clip(-net, 0, None),
+        "pv-roof": pv_w,
+        **load_w,
+    }
     readings = _long(ts, meter_w, cfg.site_id).sort("meter_id", "ts_utc")
 
-    device_series = {("battery-1", "power_w", "W"): bat_w, ("battery-1", "soc_pct", "%"): np.round(soc, 2), ("pv-inverter-1", "power_w", "W"): -pv_w}
+    device_series = {
+        ("battery-1", "power_w", "W"): bat_w,
+        ("battery-1", "soc_pct", "%"): np.round(soc, 2),
+        ("pv-inverter-1", "power_w", "W"): -pv_w,
+    }
     device_series |= {(cid, "power_w", "W"): w for cid, w in chargers_w.items()}
     telemetry = pl.concat(
         [
-            pl.DataFrame({"site_id": cfg.site_id, "device_id": d, "ts_utc": ts, "metric": m, "value": v.astype(float), "unit": u})
+            pl.DataFrame(
+                {
+                    "site_id": cfg.site_id,
+                    "device_id": d,
+                    "ts_utc": ts,
+                    "metric": m,
+                    "value": v.astype(float),
+                    "unit": u,
+                }
+            )
             for (d, m, u), v in device_series.items()
         ]
     ).sort("device_id", "metric", "ts_utc")

@@ -34,7 +34,9 @@ GAS_MIN_MW, GAS_MAX_MW = 3_000, 26_000
 PUMPED_MW = 6_000
 
 
-def _wind_capacity_factor(n_hours: int, day_of_year: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _wind_capacity_factor(
+    n_hours: int, day_of_year: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     seasonal = 0.22 + 0.09 * np.cos(2 * np.pi * (day_of_year - 15) / 365)
     shocks = rng.normal(0, 0.12, n_hours)
     ar = np.zeros(n_hours)
@@ -52,7 +54,11 @@ def _year_mix(year: int, seed: int, load_scale: float) -> tuple[pl.DataFrame, np
     hour = local.dt.hour().to_numpy()
     weekday = local.dt.weekday().to_numpy()
     doy = local.dt.ordinal_day().to_numpy()
-    daily = 1 + 0.16 * np.sin(np.pi * np.clip(hour - 6, 0, 16) / 16) - 0.08 * ((hour < 6) | (hour >= 22))
+    daily = (
+        1
+        + 0.16 * np.sin(np.pi * np.clip(hour - 6, 0, 16) / 16)
+        - 0.08 * ((hour < 6) | (hour >= 22))
+    )
     weekly = np.where(weekday == 7, 0.82, np.where(weekday == 6, 0.9, 1.0))
     seasonal = 1 + 0.08 * np.cos(2 * np.pi * (doy - 15) / 365)
     load = 50_000 * load_scale * daily * weekly * seasonal * rng.normal(1, 0.02, n)
@@ -67,27 +73,58 @@ def _year_mix(year: int, seed: int, load_scale: float) -> tuple[pl.DataFrame, np
 
     residual = load - solar - onshore - offshore - sum(flat.values())
     pumped_gen = np.where((hour >= 17) & (hour < 21), np.clip(residual * 0.08, 0, PUMPED_MW), 0.0)
-    pumped_charge = np.where((hour >= 10) & (hour < 15), np.clip(-residual * 0.3 + 1500, 0, PUMPED_MW), 0.0)
+    pumped_charge = np.where(
+        (hour >= 10) & (hour < 15), np.clip(-residual * 0.3 + 1500, 0, PUMPED_MW), 0.0
+    )
     residual = residual - pumped_gen + pumped_charge
     lignite = np.clip(residual, LIGNITE_MIN_MW, LIGNITE_MAX_MW)
     rest = np.clip(residual - lignite, 0, None)
     hard_coal = np.clip(rest * 0.45, 0, HARD_COAL_MAX_MW)
     gas = np.clip(rest - hard_coal, GAS_MIN_MW, GAS_MAX_MW)  # beyond gas: imports
 
-    series = {"B16": solar, "B19": onshore, "B18": offshore, **flat, "B02": lignite, "B05": hard_coal, "B04": gas, "B10": pumped_gen}
+    series = {
+        "B16": solar,
+        "B19": onshore,
+        "B18": offshore,
+        **flat,
+        "B02": lignite,
+        "B05": hard_coal,
+        "B04": gas,
+        "B10": pumped_gen,
+    }
     frames = [
-        pl.DataFrame({"ts_utc": ts, "production_type": code, "mode": "generation", "energy_mwh": np.round(values, 1)})
+        pl.DataFrame(
+            {
+                "ts_utc": ts,
+                "production_type": code,
+                "mode": "generation",
+                "energy_mwh": np.round(values, 1),
+            }
+        )
         for code, values in series.items()
     ]
-    frames.append(pl.DataFrame({"ts_utc": ts, "production_type": "B10", "mode": "consumption", "energy_mwh": np.round(pumped_charge, 1)}))
-    mix = pl.concat(frames).with_columns(pl.lit("DE_LU").alias("zone"), pl.lit(SOURCE).alias("source"))
+    frames.append(
+        pl.DataFrame(
+            {
+                "ts_utc": ts,
+                "production_type": "B10",
+                "mode": "consumption",
+                "energy_mwh": np.round(pumped_charge, 1),
+            }
+        )
+    )
+    mix = pl.concat(frames).with_columns(
+        pl.lit("DE_LU").alias("zone"), pl.lit(SOURCE).alias("source")
+    )
     return mix, residual
 
 
 def _annual_lifecycle(mix: pl.DataFrame) -> float:
     version, factors = load_factor_table()
     ci = production_intensity(mix, factors, version)
-    return float((ci["ci_lifecycle_g_per_kwh"] * ci["generation_mwh"]).sum() / ci["generation_mwh"].sum())
+    return float(
+        (ci["ci_lifecycle_g_per_kwh"] * ci["generation_mwh"]).sum() / ci["generation_mwh"].sum()
+    )
 
 
 def calibrated_year_mix(year: int, seed: int) -> pl.DataFrame:
@@ -124,11 +161,18 @@ def day_ahead_prices(mix: pl.DataFrame, seed: int) -> pl.DataFrame:
     price. Columns: zone, ts_utc, interval_s (3600), price_eur_per_mwh, source.
     """
     gen = mix.filter(pl.col("mode") == "generation")
-    hourly = gen.group_by("zone", "ts_utc").agg(
-        pl.col("energy_mwh").sum().alias("total"),
-        pl.col("energy_mwh").filter(pl.col("production_type").is_in(["B02", "B05", "B04"])).sum().alias("fossil"),
-        pl.col("energy_mwh").filter(pl.col("production_type") == "B04").sum().alias("gas"),
-    ).sort("zone", "ts_utc")
+    hourly = (
+        gen.group_by("zone", "ts_utc")
+        .agg(
+            pl.col("energy_mwh").sum().alias("total"),
+            pl.col("energy_mwh")
+            .filter(pl.col("production_type").is_in(["B02", "B05", "B04"]))
+            .sum()
+            .alias("fossil"),
+            pl.col("energy_mwh").filter(pl.col("production_type") == "B04").sum().alias("gas"),
+        )
+        .sort("zone", "ts_utc")
+    )
     rng = np.random.default_rng([seed, 11])
     share = (hourly["fossil"] / hourly["total"]).to_numpy()
     gas_share = (hourly["gas"] / hourly["total"]).to_numpy()

@@ -54,7 +54,9 @@ def hvac_w(cal: pl.DataFrame, temp_air: np.ndarray, rng: np.random.Generator) ->
     cooling = 2_500.0 * np.clip(temp_air - 22.0, 0, None)
     occupied = ~cal["off_hours"].to_numpy()
     demand = 3_000.0 + heating + cooling
-    return np.where(occupied, demand, 0.3 * demand) * rng.normal(1, 0.05, len(temp_air)).clip(0.8, 1.2)
+    return np.where(occupied, demand, 0.3 * demand) * rng.normal(1, 0.05, len(temp_air)).clip(
+        0.8, 1.2
+    )
 
 
 def lighting_w(cal: pl.DataFrame, ghi: np.ndarray) -> np.ndarray:

@@ -48,7 +48,11 @@ def pv_ac_power_w(weather: pl.DataFrame, cfg: SiteConfig) -> pl.DataFrame:
     solpos = pvlib.solarposition.get_solarposition(mid, cfg.latitude, cfg.longitude)
     solpos.index = w.index
     cos_zen = np.cos(np.radians(solpos["apparent_zenith"]))
-    dni = (w["direct_horizontal"] / cos_zen).where(solpos["apparent_zenith"] < 87, 0.0).clip(upper=1100)
+    dni = (
+        (w["direct_horizontal"] / cos_zen)
+        .where(solpos["apparent_zenith"] < 87, 0.0)
+        .clip(upper=1100)
+    )
     ghi = w["direct_horizontal"] + w["dhi"]
     poa = pvlib.irradiance.get_total_irradiance(
         cfg.pv_tilt_deg,
@@ -61,11 +65,15 @@ def pv_ac_power_w(weather: pl.DataFrame, cfg: SiteConfig) -> pl.DataFrame:
         dni_extra=pvlib.irradiance.get_extra_radiation(w.index),
         model="haydavies",
     )
-    aoi = pvlib.irradiance.aoi(cfg.pv_tilt_deg, cfg.pv_azimuth_deg, solpos["apparent_zenith"], solpos["azimuth"])
+    aoi = pvlib.irradiance.aoi(
+        cfg.pv_tilt_deg, cfg.pv_azimuth_deg, solpos["apparent_zenith"], solpos["azimuth"]
+    )
     iam = pvlib.iam.physical(aoi)
     effective = (poa["poa_direct"] * iam + poa["poa_diffuse"]).fillna(0).clip(lower=0)
     params = pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS["sapm"]["close_mount_glass_glass"]
-    cell_t = pvlib.temperature.sapm_cell(poa["poa_global"].fillna(0), w["temp_air"], w["wind_speed"], **params)
+    cell_t = pvlib.temperature.sapm_cell(
+        poa["poa_global"].fillna(0), w["temp_air"], w["wind_speed"], **params
+    )
     il, i0, rs, rsh, nnsvth = pvlib.pvsystem.calcparams_cec(
         effective,
         cell_t,
@@ -81,4 +89,6 @@ def pv_ac_power_w(weather: pl.DataFrame, cfg: SiteConfig) -> pl.DataFrame:
     v_dc = mpp["v_mp"] * MODULES_PER_STRING
     p_dc = mpp["p_mp"] * MODULES_PER_STRING * STRINGS_PER_INVERTER * (1 - SYSTEM_LOSSES)
     p_ac = pvlib.inverter.sandia(v_dc.fillna(0), p_dc.fillna(0), inverter).clip(lower=0).fillna(0)
-    return pl.DataFrame({"ts_utc": weather["ts_utc"], "ac_power_w": (p_ac.to_numpy() * cfg.pv_inverters)})
+    return pl.DataFrame(
+        {"ts_utc": weather["ts_utc"], "ac_power_w": (p_ac.to_numpy() * cfg.pv_inverters)}
+    )

@@ -38,7 +38,9 @@ def _day(frame: pl.DataFrame, col: str, day: date) -> pl.DataFrame:
     return frame.filter(pl.col(col).dt.date() == day)
 
 
-def write_raw(site: SampleSite, raw_root: str | Path, days: Iterable[date] | None = None) -> list[Path]:
+def write_raw(
+    site: SampleSite, raw_root: str | Path, days: Iterable[date] | None = None
+) -> list[Path]:
     """Write meter exports, telemetry and grid files for ``days`` (default: the whole
     period), plus the fleet and the vampire labels. Returns the paths written."""
     cfg = site.config
@@ -50,11 +52,32 @@ def write_raw(site: SampleSite, raw_root: str | Path, days: Iterable[date] | Non
             continue
         meters = _day(site.meter_readings, "ts_utc", day).select("meter_id", "ts_utc", "energy_wh")
         written.append(_atomic(raw_files.meter_file(raw_root, cfg.site_id, day), _csv(meters)))
-        written.append(_atomic(raw_files.telemetry_file(raw_root, cfg.site_id, day), _parquet(_day(site.telemetry, "ts_utc", day))))
-        written.append(_atomic(raw_files.grid_file(raw_root, cfg.zone, day, "mix"), _parquet(_day(site.grid_mix, "ts_utc", day))))
-        written.append(_atomic(raw_files.grid_file(raw_root, cfg.zone, day, "prices"), _parquet(_day(site.day_ahead_prices, "ts_utc", day))))
-    written.append(_atomic(raw_files.fleet_file(raw_root, cfg.site_id, "vehicles"), _parquet(site.fleet_vehicles)))
-    written.append(_atomic(raw_files.fleet_file(raw_root, cfg.site_id, "trips"), _parquet(site.fleet_trips)))
+        written.append(
+            _atomic(
+                raw_files.telemetry_file(raw_root, cfg.site_id, day),
+                _parquet(_day(site.telemetry, "ts_utc", day)),
+            )
+        )
+        written.append(
+            _atomic(
+                raw_files.grid_file(raw_root, cfg.zone, day, "mix"),
+                _parquet(_day(site.grid_mix, "ts_utc", day)),
+            )
+        )
+        written.append(
+            _atomic(
+                raw_files.grid_file(raw_root, cfg.zone, day, "prices"),
+                _parquet(_day(site.day_ahead_prices, "ts_utc", day)),
+            )
+        )
+    written.append(
+        _atomic(
+            raw_files.fleet_file(raw_root, cfg.site_id, "vehicles"), _parquet(site.fleet_vehicles)
+        )
+    )
+    written.append(
+        _atomic(raw_files.fleet_file(raw_root, cfg.site_id, "trips"), _parquet(site.fleet_trips))
+    )
     labels = Path(raw_root) / "labels" / cfg.site_id / "vampire_events.parquet"
     written.append(_atomic(labels, _parquet(site.vampire_labels)))
     return written

@@ -19,7 +19,9 @@ SCENARIOS = {
 EVENTS_PER_30_DAYS = 2.5
 
 
-def inject_vampires(cal: pl.DataFrame, loads_w: dict[str, np.ndarray], rng: np.random.Generator, site_id: str):
+def inject_vampires(
+    cal: pl.DataFrame, loads_w: dict[str, np.ndarray], rng: np.random.Generator, site_id: str
+):
     """Add vampire events to the sub-meter series in place; return the labels.
 
     An event starts at an off-hours quarter hour that follows a working quarter hour
@@ -37,7 +39,11 @@ def inject_vampires(cal: pl.DataFrame, loads_w: dict[str, np.ndarray], rng: np.r
     # moments the site goes quiet: off-hours now, working hours a quarter before
     candidates = np.flatnonzero(off[1:] & ~off[:-1]) + 1
     n_events = rng.poisson(EVENTS_PER_30_DAYS * n / (96 * 30))
-    chosen = np.sort(rng.choice(candidates, size=min(n_events, len(candidates)), replace=False)) if len(candidates) else []
+    chosen = (
+        np.sort(rng.choice(candidates, size=min(n_events, len(candidates)), replace=False))
+        if len(candidates)
+        else []
+    )
     busy_until: dict[str, int] = {}
     labels = []
     meters = sorted(SCENARIOS)

@@ -11,7 +11,27 @@ from importlib.resources import files
 
 import polars as pl
 
-TRY_COLUMNS = ["RG", "IS", "MM", "DD", "HH", "N", "WR", "WG", "t", "p", "x", "RF", "W", "B", "D", "IK", "A", "E", "IL"]
+TRY_COLUMNS = [
+    "RG",
+    "IS",
+    "MM",
+    "DD",
+    "HH",
+    "N",
+    "WR",
+    "WG",
+    "t",
+    "p",
+    "x",
+    "RF",
+    "W",
+    "B",
+    "D",
+    "IK",
+    "A",
+    "E",
+    "IL",
+]
 
 
 def read_try(region: int = 4) -> pl.DataFrame:
@@ -48,11 +68,19 @@ def weather_for_period(start: date, end: date, region: int = 4) -> pl.DataFrame:
     try_year = read_try(region)
     first = datetime(start.year, start.month, start.day, tzinfo=UTC)
     hours = int((end - start) / timedelta(hours=1))
-    ts = pl.datetime_range(first, first + timedelta(hours=hours - 1), "1h", eager=True, time_zone="UTC")
+    ts = pl.datetime_range(
+        first, first + timedelta(hours=hours - 1), "1h", eager=True, time_zone="UTC"
+    )
     cet = ts.dt.offset_by("1h")
     frame = pl.DataFrame({"ts_utc": ts}).with_columns(
         cet.dt.month().cast(pl.Int32).alias("month"),
-        pl.when((cet.dt.month() == 2) & (cet.dt.day() == 29)).then(28).otherwise(cet.dt.day()).cast(pl.Int32).alias("day"),
+        pl.when((cet.dt.month() == 2) & (cet.dt.day() == 29))
+        .then(28)
+        .otherwise(cet.dt.day())
+        .cast(pl.Int32)
+        .alias("day"),
         cet.dt.hour().cast(pl.Int32).alias("hour_start_cet"),
     )
-    return frame.join(try_year, on=["month", "day", "hour_start_cet"], how="left").drop("month", "day", "hour_start_cet")
+    return frame.join(try_year, on=["month", "day", "hour_start_cet"], how="left").drop(
+        "month", "day", "hour_start_cet"
+    )

@@ -16,8 +16,16 @@ def test_code_location_loads_with_assets_checks_schedules_and_sensor():
         "warehouse_views",
     } <= keys
     check_assets = {k.asset_key.to_user_string() for k in repo.asset_graph.asset_check_keys}
-    assert {"meter_readings", "device_telemetry", "grid_generation_mix", "day_ahead_prices"} <= check_assets
-    assert {s.name for s in repo.schedule_defs} == {"daily_site_job_schedule", "refresh_warehouse_job_schedule"}
+    assert {
+        "meter_readings",
+        "device_telemetry",
+        "grid_generation_mix",
+        "day_ahead_prices",
+    } <= check_assets
+    assert {s.name for s in repo.schedule_defs} == {
+        "daily_site_job_schedule",
+        "refresh_warehouse_job_schedule",
+    }
     assert [s.name for s in repo.sensor_defs] == ["meter_drop_sensor"]
 
 

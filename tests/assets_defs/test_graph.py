@@ -23,8 +23,14 @@ def test_hourly_energy_balance_holds(week):
     assert hourly.height == 7 * 24
     assert (hourly["quality"] == "complete").all()
     residual = (
-        hourly["grid_import_kwh"] + hourly["pv_production_kwh"] + hourly["battery_discharge_kwh"] + hourly["ev_discharge_kwh"]
-        - hourly["consumption_kwh"] - hourly["battery_charge_kwh"] - hourly["ev_charge_kwh"] - hourly["grid_export_kwh"]
+        hourly["grid_import_kwh"]
+        + hourly["pv_production_kwh"]
+        + hourly["battery_discharge_kwh"]
+        + hourly["ev_discharge_kwh"]
+        - hourly["consumption_kwh"]
+        - hourly["battery_charge_kwh"]
+        - hourly["ev_charge_kwh"]
+        - hourly["grid_export_kwh"]
     )
     assert residual.abs().max() < 1e-6
     assert hourly["pv_production_kwh"].sum() > 0 and hourly["consumption_kwh"].sum() > 0
@@ -43,7 +49,9 @@ def test_warehouse_views_serve_the_contract(week):
     settings, *_ = week
     with connect_read_only(settings.warehouse_path) as con:
         n = con.execute("SELECT count(*) FROM meter_readings").fetchone()[0]
-        ci = con.execute("SELECT count(*), min(factor_table_version) FROM grid_carbon_intensity_hourly").fetchone()
+        ci = con.execute(
+            "SELECT count(*), min(factor_table_version) FROM grid_carbon_intensity_hourly"
+        ).fetchone()
     assert n > 0
     assert ci == (7 * 24, "default-v1")
 
@@ -62,6 +70,10 @@ def test_materializing_again_gives_identical_files(week, tmp_path):
     passed, failed = materialize_all(settings, instance=dg.DagsterInstance.ephemeral())
     assert failed == []
     assert _digests(settings.lake_root) == before
-    assert lake.scan(settings.lake_root, "meter_readings").collect().height == lake.scan(
-        settings.lake_root, "meter_readings"
-    ).unique(["meter_id", "ts_utc"]).collect().height
+    assert (
+        lake.scan(settings.lake_root, "meter_readings").collect().height
+        == lake.scan(settings.lake_root, "meter_readings")
+        .unique(["meter_id", "ts_utc"])
+        .collect()
+        .height
+    )

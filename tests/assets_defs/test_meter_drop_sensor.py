@@ -31,7 +31,11 @@ def test_sensor_lands_dropped_file_and_quarantines_bad_rows(tmp_path):
     ctx = dg.build_sensor_context(resources={"lake_store": resources["lake_store"]})
     request = meter_drop_sensor(ctx)
     assert isinstance(request, dg.RunRequest)
-    again = meter_drop_sensor(dg.build_sensor_context(cursor=ctx.cursor, resources={"lake_store": resources["lake_store"]}))
+    again = meter_drop_sensor(
+        dg.build_sensor_context(
+            cursor=ctx.cursor, resources={"lake_store": resources["lake_store"]}
+        )
+    )
     assert isinstance(again, dg.SkipReason)  # nothing new since the cursor
 
     result = meter_drop_job.execute_in_process(run_config=request.run_config, resources=resources)
@@ -55,6 +59,8 @@ def test_sensor_lands_dropped_file_and_quarantines_bad_rows(tmp_path):
         for e in result.all_events
         if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION
     ]
-    counts = {k: obs[0][k].value for k in ("rows_in", "accepted", "quarantined", "duplicates_ignored")}
+    counts = {
+        k: obs[0][k].value for k in ("rows_in", "accepted", "quarantined", "duplicates_ignored")
+    }
     assert counts == {"rows_in": 6, "accepted": 2, "quarantined": 3, "duplicates_ignored": 1}
     assert pl.Series(quarantine["source"]).str.starts_with("hvac_export.csv#").all()

@@ -37,7 +37,13 @@ def hourly(day: date, consumption: float, pv: float, export: float) -> pl.DataFr
 
 
 def test_kpis_from_daily_totals(tmp_path):
-    lake.write_days(tmp_path, "site_energy_hourly", hourly(date(2025, 6, 1), 10.0, 4.0, 1.0), ["s"], [date(2025, 6, 1)])
+    lake.write_days(
+        tmp_path,
+        "site_energy_hourly",
+        hourly(date(2025, 6, 1), 10.0, 4.0, 1.0),
+        ["s"],
+        [date(2025, 6, 1)],
+    )
     daily = site_energy_daily(tmp_path, "s")
     kpis = overview_kpis(daily)
     assert kpis["consumption_mwh"] == 0.24
@@ -45,7 +51,13 @@ def test_kpis_from_daily_totals(tmp_path):
 
 
 def test_overview_page_renders_kpis(tmp_path):
-    lake.write_days(tmp_path, "site_energy_hourly", hourly(date(2025, 6, 1), 10.0, 4.0, 1.0), ["s"], [date(2025, 6, 1)])
+    lake.write_days(
+        tmp_path,
+        "site_energy_hourly",
+        hourly(date(2025, 6, 1), 10.0, 4.0, 1.0),
+        ["s"],
+        [date(2025, 6, 1)],
+    )
     at = AppTest.from_file(APP, default_timeout=30)
     at.session_state["config"] = DashboardConfig(lake_root=str(tmp_path), site_id="s")
     at.run()

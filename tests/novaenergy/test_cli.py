@@ -8,7 +8,9 @@ from novaenergy.cli import main
 
 def test_unknown_flag_exits_2_without_traceback():
     proc = subprocess.run(
-        [sys.executable, "-m", "novaenergy.cli", "demo", "--no-such-flag"], capture_output=True, text=True
+        [sys.executable, "-m", "novaenergy.cli", "demo", "--no-such-flag"],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

@@ -30,13 +30,17 @@ def test_write_days_is_byte_identical_on_rerun(tmp_path):
     df = readings(datetime(2025, 3, 1), 192)
     days = [date(2025, 3, 1), date(2025, 3, 2)]
     first = [digest(p) for p in lake.write_days(tmp_path, "meter_readings", df, ["s1"], days)]
-    second = [digest(p) for p in lake.write_days(tmp_path, "meter_readings", df.reverse(), ["s1"], days)]
+    second = [
+        digest(p) for p in lake.write_days(tmp_path, "meter_readings", df.reverse(), ["s1"], days)
+    ]
     assert first == second
     assert lake.scan(tmp_path, "meter_readings").collect().height == 192
 
 
 def test_partition_layout_and_no_temp_files_left(tmp_path):
-    lake.write_days(tmp_path, "meter_readings", readings(datetime(2025, 3, 1), 96), ["s1"], [date(2025, 3, 1)])
+    lake.write_days(
+        tmp_path, "meter_readings", readings(datetime(2025, 3, 1), 96), ["s1"], [date(2025, 3, 1)]
+    )
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert files == ["meter_readings/site_id=s1/date=2025-03-01/part-0.parquet"]
 
@@ -46,7 +50,11 @@ def test_rerun_over_a_window_removes_stale_rows(tmp_path):
     lake.write_days(tmp_path, "meter_readings", readings(datetime(2025, 3, 1), 192), ["s1"], days)
     lake.write_days(tmp_path, "meter_readings", readings(datetime(2025, 3, 1), 96), ["s1"], days)
     assert lake.scan(tmp_path, "meter_readings").collect().height == 96
-    assert not (tmp_path / "meter_readings/site_id=s1/date=2025-03-02").joinpath("part-0.parquet").exists()
+    assert (
+        not (tmp_path / "meter_readings/site_id=s1/date=2025-03-02")
+        .joinpath("part-0.parquet")
+        .exists()
+    )
 
 
 def test_duplicate_keys_are_refused_and_leave_the_old_partition(tmp_path):
@@ -54,7 +62,9 @@ def test_duplicate_keys_are_refused_and_leave_the_old_partition(tmp_path):
     (path,) = lake.write_days(tmp_path, "meter_readings", good, ["s1"], [date(2025, 3, 1)])
     before = digest(path)
     with pytest.raises(lake.DuplicateKeyError):
-        lake.write_partition(tmp_path, "meter_readings", pl.concat([good, good.head(1)]), "s1", date(2025, 3, 1))
+        lake.write_partition(
+            tmp_path, "meter_readings", pl.concat([good, good.head(1)]), "s1", date(2025, 3, 1)
+        )
     assert digest(path) == before
 
 
@@ -73,13 +83,28 @@ def test_schema_is_enforced_on_write(tmp_path):
 
 
 def test_read_window_filters_days_and_entities(tmp_path):
-    lake.write_days(tmp_path, "meter_readings", readings(datetime(2025, 3, 1), 288, site="a"), ["a"], [date(2025, 3, d) for d in (1, 2, 3)])
-    lake.write_days(tmp_path, "meter_readings", readings(datetime(2025, 3, 1), 96, site="b"), ["b"], [date(2025, 3, 1)])
+    lake.write_days(
+        tmp_path,
+        "meter_readings",
+        readings(datetime(2025, 3, 1), 288, site="a"),
+        ["a"],
+        [date(2025, 3, d) for d in (1, 2, 3)],
+    )
+    lake.write_days(
+        tmp_path,
+        "meter_readings",
+        readings(datetime(2025, 3, 1), 96, site="b"),
+        ["b"],
+        [date(2025, 3, 1)],
+    )
     got = lake.read_window(tmp_path, "meter_readings", date(2025, 3, 2), date(2025, 3, 4), ["a"])
     assert got.height == 192
     assert got["ts_utc"].dt.date().min() == date(2025, 3, 2)
     assert got.schema["ts_utc"] == pl.Datetime("us", "UTC")
-    assert lake.read_window(tmp_path, "meter_readings", date(2025, 3, 1), date(2025, 3, 2)).height == 192
+    assert (
+        lake.read_window(tmp_path, "meter_readings", date(2025, 3, 1), date(2025, 3, 2)).height
+        == 192
+    )
 
 
 def test_absent_dataset_reads_empty_with_contract_schema(tmp_path):

@@ -54,13 +54,23 @@ def full_hour(**meters: float) -> pl.DataFrame:
         (
             {"imp": 0, "exp": 2000, "pv": 10000, "hall": 3000, "office": 1000},
             {"battery-1": [4000] * 4},
-            {"consumption_kwh": 4, "pv_self_consumed_kwh": 8, "battery_charge_kwh": 4, "grid_export_kwh": 2},
+            {
+                "consumption_kwh": 4,
+                "pv_self_consumed_kwh": 8,
+                "battery_charge_kwh": 4,
+                "grid_export_kwh": 2,
+            },
         ),
         # Night: battery discharges 2 kW, an EV charges 11 kW, the rest is imported.
         (
             {"imp": 12000, "exp": 0, "pv": 0, "hall": 2500, "office": 500},
             {"battery-1": [-2000] * 4, "charger-1": [11000] * 4},
-            {"consumption_kwh": 3, "battery_discharge_kwh": 2, "ev_charge_kwh": 11, "pv_self_consumed_kwh": 0},
+            {
+                "consumption_kwh": 3,
+                "battery_discharge_kwh": 2,
+                "ev_charge_kwh": 11,
+                "pv_self_consumed_kwh": 0,
+            },
         ),
     ],
 )
@@ -72,8 +82,18 @@ def test_hourly_balance_table(meters_wh, devices_w, expected_kwh):
     for col, value in expected_kwh.items():
         assert row[col] == pytest.approx(value), col
     assert row["quality"] == "complete"
-    sources = row["grid_import_kwh"] + row["pv_production_kwh"] + row["battery_discharge_kwh"] + row["ev_discharge_kwh"]
-    sinks = row["consumption_kwh"] + row["battery_charge_kwh"] + row["ev_charge_kwh"] + row["grid_export_kwh"]
+    sources = (
+        row["grid_import_kwh"]
+        + row["pv_production_kwh"]
+        + row["battery_discharge_kwh"]
+        + row["ev_discharge_kwh"]
+    )
+    sinks = (
+        row["consumption_kwh"]
+        + row["battery_charge_kwh"]
+        + row["ev_charge_kwh"]
+        + row["grid_export_kwh"]
+    )
     assert sources == pytest.approx(sinks)
 
 
@@ -87,6 +107,8 @@ def test_missing_interval_flags_the_hour_and_keeps_what_it_has():
 
 
 def test_unregistered_meter_is_not_counted():
-    meters = pl.concat([full_hour(imp=1000, exp=0, pv=0, hall=1000, office=0), quarter_hours("rogue", [999.0] * 4)])
+    meters = pl.concat(
+        [full_hour(imp=1000, exp=0, pv=0, hall=1000, office=0), quarter_hours("rogue", [999.0] * 4)]
+    )
     row = site_energy_hourly(meters, REGISTRY, telemetry("battery-1", [])).row(0, named=True)
     assert row["consumption_kwh"] == pytest.approx(1.0)
