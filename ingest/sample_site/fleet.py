@@ -60,14 +60,15 @@ def trips(cal: pl.DataFrame, cfg: SiteConfig, rng: np.random.Generator) -> pl.Da
                 }
             )
     frame = pl.DataFrame(rows)
-    local = lambda col: (
-        (  # noqa: E731
-            pl.col("day").cast(pl.Datetime("us"))
-            + pl.duration(minutes=(pl.col(col) * 60).cast(pl.Int64))
+
+    def local(col: str) -> pl.Expr:
+        naive = pl.col("day").cast(pl.Datetime("us")) + pl.duration(
+            minutes=(pl.col(col) * 60).cast(pl.Int64)
         )
-        .dt.replace_time_zone(cfg.timezone, ambiguous="earliest", non_existent="null")
-        .dt.convert_time_zone("UTC")
-    )
+        return naive.dt.replace_time_zone(
+            cfg.timezone, ambiguous="earliest", non_existent="null"
+        ).dt.convert_time_zone("UTC")
+
     return (
         frame.with_columns(
             local("depart_h").alias("depart_utc"), local("arrive_h").alias("arrive_utc")
