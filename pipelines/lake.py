@@ -21,6 +21,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.frames import same_key_as_previous, sort_if_needed
 from pipelines.schemas import KEYS, SCHEMAS, conform, empty_frame
 
 PART_FILE = "part-0.parquet"
@@ -90,11 +91,13 @@ def write_partition(
     target = out_dir / PART_FILE
     frame = conform(df, dataset)
     entity_col, ts_col = PARTITIONING[dataset]
-    stray = frame.filter(pl.col(entity_col) != entity)
-    if ts_col is not None:
-        stray = pl.concat([stray, frame.filter(pl.col(ts_col).dt.date() != day)])
-    if stray.height:
-        raise ValueError(f"{dataset}: {stray.height} rows do not belong to partition {out_dir}")
+    if frame.height:
+        bounds = [pl.col(entity_col).min().alias("e0"), pl.col(entity_col).max().alias("e1")]
+        if ts_col is not None:
+            bounds += [pl.col(ts_col).min().dt.date().alias("d0"), pl.col(ts_col).max().dt.date().alias("d1")]
+        b = frame.select(bounds).row(0, named=True)
+        if b["e0"] != entity or b["e1"] != entity or (ts_col is not None and not (b["d0"] == b["d1"] == day)):
+            raise ValueError(f"{dataset}: rows do not belong to partition {out_dir}: {b}")
     if frame.is_empty():
         target.unlink(missing_ok=True)
         return None

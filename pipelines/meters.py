@@ -32,6 +32,7 @@ from datetime import datetime
 
 import polars as pl
 
+from pipelines.frames import same_key_as_previous, sort_if_needed
 from pipelines.schemas import SCHEMAS
 
 UTC_TS = pl.Datetime("us", "UTC")
@@ -222,7 +223,7 @@ def validate_meter_rows(
         )
     if "source" not in raw.columns:
         raw = raw.with_columns(pl.lit("frame").alias("source"))
-    frame = raw.with_row_index("__order")
+    frame = raw
     frame, stats = _timestamps(frame, timezone)
     frame = _values(frame)
     reg = registry.select(
@@ -267,34 +268,33 @@ def validate_meter_rows(
         frame.filter(pl.col("reason").is_null())["__unit_converted"].sum()
     )
 
-    # Exact duplicates and conflicting duplicates among the rows still valid.
+    # Out-of-order rows (in file order), then exact and conflicting duplicates, which
+    # sit next to each other once the rows are sorted by key.
     valid = frame.filter(pl.col("reason").is_null())
     stats["out_of_order"] = int(
-        valid.sort("__order")
-        .select(
-            ((pl.col("ts_utc") < pl.col("ts_utc").shift(1).over("meter_id")).fill_null(False)).sum()
-        )
-        .item()
+        valid.select(
+            ((pl.col("meter_id") == pl.col("meter_id").shift(1)) & (pl.col("ts_utc") < pl.col("ts_utc").shift(1)))
+            .fill_null(False)
+            .sum()
+        ).item()
     )
-    keyed = (
-        valid.with_columns(
-            pl.len().over("meter_id", "ts_utc").alias("__copies"),
-            pl.col("__value").n_unique().over("meter_id", "ts_utc").alias("__values"),
-            pl.int_range(pl.len()).over("meter_id", "ts_utc").alias("__copy"),
-        )
-        if valid.height
-        else valid.with_columns(
-            pl.lit(1, pl.UInt32).alias("__copies"),
-            pl.lit(1, pl.UInt32).alias("__values"),
-            pl.lit(0, pl.Int64).alias("__copy"),
-        )
-    )
-    conflicts = keyed.filter(pl.col("__values") > 1).with_columns(
-        pl.lit("conflicting duplicate").alias("reason")
-    )
-    singles = keyed.filter(pl.col("__values") == 1)
-    duplicates_ignored = singles.filter(pl.col("__copy") > 0).height
-    singles = singles.filter(pl.col("__copy") == 0).sort("site_id", "meter_id", "ts_utc")
+    valid = sort_if_needed(valid, KEY)
+    repeat = same_key_as_previous(KEY)
+    valid = valid.with_columns(repeat.alias("__repeat"))
+    duplicates_ignored = 0
+    conflicts = valid.head(0)
+    if valid["__repeat"].any():
+        valid = valid.with_columns((~pl.col("__repeat")).cum_sum().alias("__group"))
+        repeated_groups = valid.filter(pl.col("__repeat"))["__group"].unique()
+        in_repeats = valid.filter(pl.col("__group").is_in(repeated_groups.implode()))
+        conflicting = in_repeats.group_by("__group").agg(pl.col("__value").n_unique().alias("n")).filter(pl.col("n") > 1)["__group"]
+        is_conflict = pl.col("__group").is_in(conflicting.implode())
+        conflicts = valid.filter(is_conflict).with_columns(pl.lit("conflicting duplicate").alias("reason"))
+        duplicates_ignored = valid.filter(~is_conflict & pl.col("__repeat")).height
+        valid = valid.filter(~is_conflict & ~pl.col("__repeat")).drop("__group")
+        conflicts = conflicts.drop("__group")
+    singles = valid.drop("__repeat")
+    conflicts = conflicts.drop("__repeat")
 
     # Cumulative registers: differences between consecutive readings of a meter.
     cum = singles.filter(pl.col("__register") == "cumulative")
@@ -393,17 +393,16 @@ def validate_meter_rows(
             for q in quarantine_parts
         ]
     ).sort("row_number", "reason")
-    accepted = (
-        readings.filter(pl.col("reason").is_null())
-        .select(
+    accepted = sort_if_needed(
+        readings.filter(pl.col("reason").is_null()).select(
             "site_id",
             "meter_id",
             pl.col("ts_utc").cast(UTC_TS),
             pl.col("interval_s").cast(pl.Int32),
             pl.col("__value").alias("energy_wh"),
             "quality",
-        )
-        .sort(KEY)
+        ),
+        KEY,
     )
     # gaps: missing nominal intervals within each meter's span
     stats["gaps"] = (
@@ -447,8 +446,8 @@ def merge_readings(existing: pl.DataFrame, incoming: pl.DataFrame) -> MergeResul
     cols = list(SCHEMAS["meter_readings"])
     existing = existing.select(cols)
     incoming = incoming.select(cols)
-    if existing.is_empty():
-        return MergeResult(incoming.sort(KEY), 0, incoming.head(0))
+    if existing.is_empty():  # incoming comes sorted from validate_meter_rows; the lake re-checks
+        return MergeResult(incoming, 0, incoming.head(0))
     joined = incoming.join(
         existing.select(*KEY, pl.col("energy_wh").alias("__stored")), on=KEY, how="left"
     )
@@ -457,7 +456,7 @@ def merge_readings(existing: pl.DataFrame, incoming: pl.DataFrame) -> MergeResul
         pl.col("__stored").is_not_null() & (pl.col("__stored") != pl.col("energy_wh"))
     ).select(cols)
     new = joined.filter(pl.col("__stored").is_null()).select(cols)
-    return MergeResult(pl.concat([existing, new]).sort(KEY), dupes.height, conflicts)
+    return MergeResult(sort_if_needed(pl.concat([existing, new]), KEY), dupes.height, conflicts)
 
 
 def hourly_energy(readings: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
