@@ -58,7 +58,9 @@ def our_compute(path: Path, reg: pl.DataFrame) -> pl.DataFrame:
 def our_full_path(path: Path, reg: pl.DataFrame, lake_root: Path) -> pl.DataFrame:
     raw = read_meter_export(path)
     land_meter_rows(raw, path.name, lake_root, reg, "Europe/Berlin", datetime.now(UTC))
-    return hourly_energy(pl.scan_parquet(str(lake_root / "meter_readings" / "**" / "*.parquet"))).collect()
+    return hourly_energy(
+        pl.scan_parquet(str(lake_root / "meter_readings" / "**" / "*.parquet"))
+    ).collect()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,7 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     t_compute, ours_compute = timed(lambda: our_compute(path, reg))
     t_pandas, pandas_out = timed(lambda: bare_pandas(path))
 
-    assert ours.height == base.height == ours_compute.height == len(pandas_out), "paths disagree on hour count"
+    assert ours.height == base.height == ours_compute.height == len(pandas_out), (
+        "paths disagree on hour count"
+    )
     assert abs(ours["energy_wh"].sum() - base["energy_wh"].sum()) < 1e-6 * base["energy_wh"].sum()
 
     print(f"{'path':<44}{'seconds':>9}{'rows/s':>16}")

@@ -60,6 +60,25 @@ def _reason_family(reason: str) -> str:
     return reason.split(":", 1)[0]
 
 
+def _day_partitions(accepted: pl.DataFrame):
+    """Yield ((site_id, UTC day), rows) with each partition's rows in key order.
+
+    A stable sort on the day alone keeps the (site, meter, time) order inside each day
+    and is far cheaper than grouping on (site, day) over a large export.
+    """
+    by_day = accepted.sort("__day", maintain_order=True)
+    offset = 0
+    for length, day in by_day.select(pl.col("__day").rle()).unnest("__day").iter_rows():
+        block = by_day.slice(offset, length).drop("__day")
+        offset += length
+        sites = block["site_id"].unique(maintain_order=True)
+        if sites.len() == 1:
+            yield (sites[0], day), block
+        else:
+            for site_id in sites:
+                yield (site_id, day), block.filter(pl.col("site_id") == site_id)
+
+
 def land_meter_rows(
     raw: pl.DataFrame,
     source: str,
@@ -80,9 +99,9 @@ def land_meter_rows(
     merge_dupes = 0
     accepted_n = 0
     partitions = []
-    for (site_id, day), part in accepted.group_by(["site_id", "__day"], maintain_order=True):
+    for (site_id, day), part in _day_partitions(accepted):
         existing = lake.read_partition(lake_root, "meter_readings", site_id, day)
-        result = merge_readings(existing, part.drop("__day"))
+        result = merge_readings(existing, part)
         merge_dupes += result.duplicates_ignored
         accepted_n += part.height - result.duplicates_ignored - result.conflicts.height
         if result.conflicts.height:

@@ -94,20 +94,27 @@ def write_partition(
     if frame.height:
         bounds = [pl.col(entity_col).min().alias("e0"), pl.col(entity_col).max().alias("e1")]
         if ts_col is not None:
-            bounds += [pl.col(ts_col).min().dt.date().alias("d0"), pl.col(ts_col).max().dt.date().alias("d1")]
+            bounds += [
+                pl.col(ts_col).min().dt.date().alias("d0"),
+                pl.col(ts_col).max().dt.date().alias("d1"),
+            ]
         b = frame.select(bounds).row(0, named=True)
-        if b["e0"] != entity or b["e1"] != entity or (ts_col is not None and not (b["d0"] == b["d1"] == day)):
+        if (
+            b["e0"] != entity
+            or b["e1"] != entity
+            or (ts_col is not None and not (b["d0"] == b["d1"] == day))
+        ):
             raise ValueError(f"{dataset}: rows do not belong to partition {out_dir}: {b}")
     if frame.is_empty():
         target.unlink(missing_ok=True)
         return None
     key = KEYS[dataset]
-    dupes = frame.filter(pl.struct(key).is_duplicated())
+    frame = sort_if_needed(frame, key)
+    dupes = frame.filter(same_key_as_previous(key))
     if dupes.height:
         raise DuplicateKeyError(
             f"{dataset}: {dupes.height} rows share a key {key}: {dupes.head(3)}"
         )
-    frame = frame.sort(key)
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f".tmp-{uuid.uuid4().hex}.partial"
     try:

@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import polars as pl
 
 from pipelines.frames import same_key_as_previous, sort_if_needed
@@ -64,7 +65,7 @@ def _text(col: str) -> pl.Expr:
 
 
 def _timestamps(raw: pl.DataFrame, timezone: str) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Add ``ts_utc`` (UTC) and ``__ts_reason`` for rows whose time cannot be used."""
+    """Add ``ts_utc`` (UTC) and the flags ``__ts_unparseable`` and ``__ts_nonexistent``."""
     stats = {"dst_ambiguous_resolved": 0}
     if "ts_utc" in raw.columns:
         col = raw["ts_utc"]
@@ -95,9 +96,8 @@ def _timestamps(raw: pl.DataFrame, timezone: str) -> tuple[pl.DataFrame, dict[st
                 .alias("__ts")
             )
         frame = frame.with_columns(
-            pl.when(pl.col("__ts").is_null())
-            .then(pl.format("unparseable timestamp {}", _text("ts_utc")))
-            .alias("__ts_reason")
+            pl.col("__ts").is_null().alias("__ts_unparseable"),
+            pl.lit(False).alias("__ts_nonexistent"),
         )
         return frame.rename({"ts_utc": "__in_ts_utc", "__ts": "ts_utc"}), stats
     col = raw["ts_local"]
@@ -140,17 +140,15 @@ def _timestamps(raw: pl.DataFrame, timezone: str) -> tuple[pl.DataFrame, dict[st
     )
     stats["dst_ambiguous_resolved"] = int(frame["__ambiguous"].sum())
     frame = frame.with_columns(
-        pl.when(pl.col("__naive").is_null())
-        .then(pl.format("unparseable timestamp {}", _text("ts_local")))
-        .when(pl.col("ts_utc").is_null())
-        .then(pl.format("nonexistent local time {} in {}", _text("ts_local"), pl.lit(timezone)))
-        .alias("__ts_reason")
+        pl.col("__naive").is_null().alias("__ts_unparseable"),
+        (pl.col("__naive").is_not_null() & pl.col("ts_utc").is_null()).alias("__ts_nonexistent"),
     )
     return frame.drop("__naive", "__nth", "__early", "__late", "__ambiguous"), stats
 
 
-def _values(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add ``__value`` [Wh], ``__value_reason`` and ``__unit_converted``."""
+def _values(frame: pl.DataFrame) -> tuple[pl.DataFrame, str]:
+    """Add ``__value`` [Wh], the flags ``__value_bad`` and ``__unit_bad``, and
+    ``__unit_converted``; also return the name of the value column."""
     if "energy_wh" in frame.columns:
         source, factor = "energy_wh", pl.lit(1.0)
     elif "energy_kwh" in frame.columns:
@@ -165,20 +163,44 @@ def _values(frame: pl.DataFrame) -> pl.DataFrame:
         if dtype.is_numeric()
         else _text(source).cast(pl.Float64, strict=False)
     )
-    return frame.with_columns(
+    frame = frame.with_columns(
         (number * factor).alias("__value"),
-        pl.when(number.is_null() | number.is_nan())
-        .then(pl.format("non-numeric value {}", pl.col(source).cast(pl.String)))
-        .when(factor.is_null())
-        .then(
-            pl.format(
-                "unknown unit {}",
-                pl.col("unit").cast(pl.String) if "unit" in frame.columns else pl.lit(""),
-            )
-        )
-        .alias("__value_reason"),
+        (number.is_null() | number.is_nan()).alias("__value_bad"),
+        factor.is_null().alias("__unit_bad"),
         (factor != 1.0).fill_null(False).alias("__unit_converted"),
     )
+    return frame, source
+
+
+def _with_registry(frame: pl.DataFrame, reg: pl.DataFrame) -> pl.DataFrame:
+    """Add ``__reg_site`` and ``max_power_w`` of each row's meter; strip ``meter_id``.
+
+    Exports hold long runs of one meter, so the lookup is done once per run and the
+    results are repeated over the run: a join or a per-row mapping would touch every
+    string of a large export.
+    """
+    runs = frame.select(pl.col("meter_id").cast(pl.String).rle()).unnest("meter_id")
+    per_run = runs.with_columns(pl.col("value").str.strip_chars().alias("meter_id")).join(
+        reg, on="meter_id", how="left", maintain_order="left"
+    )
+    lengths = runs["len"].to_numpy()
+    index = pl.Series(np.repeat(np.arange(len(lengths), dtype=np.uint32), lengths))
+    columns = [per_run["__reg_site"].gather(index), per_run["max_power_w"].gather(index)]
+    if (per_run["meter_id"] != per_run["value"]).any():
+        columns.append(per_run["meter_id"].gather(index))
+    return frame.with_columns(columns)
+
+
+def _first_reason(frame: pl.DataFrame, rules: list[tuple[str, pl.Expr]]) -> pl.DataFrame:
+    """Set ``reason`` from the first true flag column of ``rules`` (flag, message).
+
+    Run only on rows already known to be bad: formatting messages for every row of a
+    large export would cost more than validating it.
+    """
+    reason = pl.lit(None, dtype=pl.String)
+    for flag, message in reversed(rules):
+        reason = pl.when(pl.col(flag)).then(message).otherwise(reason)
+    return frame.with_columns(reason.alias("reason"))
 
 
 def _raw_json(columns: list[str]) -> pl.Expr:
@@ -225,15 +247,13 @@ def validate_meter_rows(
         raw = raw.with_columns(pl.lit("frame").alias("source"))
     frame = raw
     frame, stats = _timestamps(frame, timezone)
-    frame = _values(frame)
+    frame, value_col = _values(frame)
     reg = registry.select(
         pl.col("meter_id").cast(pl.String),
         pl.col("site_id").cast(pl.String).alias("__reg_site"),
         pl.col("max_power_w").cast(pl.Float64),
     )
-    frame = frame.with_columns(pl.col("meter_id").cast(pl.String).str.strip_chars()).join(
-        reg, on="meter_id", how="left"
-    )
+    frame = _with_registry(frame, reg)
     site = (
         pl.coalesce(pl.col("site_id").cast(pl.String), pl.col("__reg_site"))
         if "site_id" in frame.columns
@@ -253,16 +273,36 @@ def validate_meter_rows(
         site.alias("site_id"), interval.alias("interval_s"), register.alias("__register")
     )
     frame = frame.with_columns(
-        pl.coalesce(
-            pl.col("__ts_reason"),
-            pl.when(pl.col("__reg_site").is_null()).then(
-                pl.format("unknown meter {}", pl.col("meter_id"))
+        pl.col("__reg_site").is_null().alias("__unknown_meter"),
+        (~pl.col("__register").is_in(["interval", "cumulative"])).alias("__bad_register"),
+    )
+    row_flags = [
+        "__ts_unparseable",
+        "__ts_nonexistent",
+        "__unknown_meter",
+        "__value_bad",
+        "__unit_bad",
+        "__bad_register",
+    ]
+    frame = frame.with_columns(pl.any_horizontal(row_flags).alias("__bad"))
+    ts_in = _text("__in_ts_utc") if "__in_ts_utc" in frame.columns else _text("ts_local")
+    unit_in = pl.col("unit").cast(pl.String) if "unit" in frame.columns else pl.lit("")
+    rejected = _first_reason(
+        frame.filter(pl.col("__bad")),
+        [
+            ("__ts_unparseable", pl.format("unparseable timestamp {}", ts_in)),
+            (
+                "__ts_nonexistent",
+                pl.format("nonexistent local time {} in {}", ts_in, pl.lit(timezone)),
             ),
-            pl.col("__value_reason"),
-            pl.when(~pl.col("__register").is_in(["interval", "cumulative"])).then(
-                pl.format("unknown register type {}", pl.col("__register"))
-            ),
-        ).alias("reason")
+            ("__unknown_meter", pl.format("unknown meter {}", pl.col("meter_id"))),
+            ("__value_bad", pl.format("non-numeric value {}", pl.col(value_col).cast(pl.String))),
+            ("__unit_bad", pl.format("unknown unit {}", unit_in)),
+            ("__bad_register", pl.format("unknown register type {}", pl.col("__register"))),
+        ],
+    )
+    frame = frame.filter(~pl.col("__bad")).with_columns(
+        pl.lit(None, dtype=pl.String).alias("reason")
     )
     stats["unit_converted"] = int(
         frame.filter(pl.col("reason").is_null())["__unit_converted"].sum()
@@ -270,10 +310,13 @@ def validate_meter_rows(
 
     # Out-of-order rows (in file order), then exact and conflicting duplicates, which
     # sit next to each other once the rows are sorted by key.
-    valid = frame.filter(pl.col("reason").is_null())
+    valid = frame
     stats["out_of_order"] = int(
         valid.select(
-            ((pl.col("meter_id") == pl.col("meter_id").shift(1)) & (pl.col("ts_utc") < pl.col("ts_utc").shift(1)))
+            (
+                (pl.col("meter_id") == pl.col("meter_id").shift(1))
+                & (pl.col("ts_utc") < pl.col("ts_utc").shift(1))
+            )
             .fill_null(False)
             .sum()
         ).item()
@@ -287,9 +330,15 @@ def validate_meter_rows(
         valid = valid.with_columns((~pl.col("__repeat")).cum_sum().alias("__group"))
         repeated_groups = valid.filter(pl.col("__repeat"))["__group"].unique()
         in_repeats = valid.filter(pl.col("__group").is_in(repeated_groups.implode()))
-        conflicting = in_repeats.group_by("__group").agg(pl.col("__value").n_unique().alias("n")).filter(pl.col("n") > 1)["__group"]
+        conflicting = (
+            in_repeats.group_by("__group")
+            .agg(pl.col("__value").n_unique().alias("n"))
+            .filter(pl.col("n") > 1)["__group"]
+        )
         is_conflict = pl.col("__group").is_in(conflicting.implode())
-        conflicts = valid.filter(is_conflict).with_columns(pl.lit("conflicting duplicate").alias("reason"))
+        conflicts = valid.filter(is_conflict).with_columns(
+            pl.lit("conflicting duplicate").alias("reason")
+        )
         duplicates_ignored = valid.filter(~is_conflict & pl.col("__repeat")).height
         valid = valid.filter(~is_conflict & ~pl.col("__repeat")).drop("__group")
         conflicts = conflicts.drop("__group")
@@ -361,26 +410,27 @@ def validate_meter_rows(
         how="vertical_relaxed",
     )
     readings = readings.with_columns(
-        pl.when(pl.col("__value") < 0)
-        .then(pl.format("negative energy {} Wh", pl.col("__value")))
-        .when(
+        (pl.col("__value") < 0).alias("__negative"),
+        (
             pl.col("__value")
             > pl.col("max_power_w") * pl.col("interval_s") / 3600 * CAPACITY_MARGIN
-        )
-        .then(
-            pl.format(
-                "exceeds meter capacity: {} Wh in {} s", pl.col("__value"), pl.col("interval_s")
-            )
-        )
-        .alias("reason")
+        ).alias("__over_capacity"),
+    ).with_columns(pl.any_horizontal("__negative", "__over_capacity").alias("__bad"))
+    implausible = _first_reason(
+        readings.filter(pl.col("__bad")),
+        [
+            ("__negative", pl.format("negative energy {} Wh", pl.col("__value"))),
+            (
+                "__over_capacity",
+                pl.format(
+                    "exceeds meter capacity: {} Wh in {} s", pl.col("__value"), pl.col("interval_s")
+                ),
+            ),
+        ],
     )
+    readings = readings.filter(~pl.col("__bad"))
 
-    quarantine_parts = [
-        frame.filter(pl.col("reason").is_not_null()),
-        conflicts,
-        baselines,
-        readings.filter(pl.col("reason").is_not_null()),
-    ]
+    quarantine_parts = [rejected, conflicts, baselines, implausible]
     quarantined = pl.concat(
         [
             q.select(
@@ -393,34 +443,25 @@ def validate_meter_rows(
             for q in quarantine_parts
         ]
     ).sort("row_number", "reason")
-    accepted = sort_if_needed(
-        readings.filter(pl.col("reason").is_null()).select(
-            "site_id",
-            "meter_id",
-            pl.col("ts_utc").cast(UTC_TS),
-            pl.col("interval_s").cast(pl.Int32),
-            pl.col("__value").alias("energy_wh"),
-            "quality",
-        ),
-        KEY,
+    accepted = readings.select(
+        "site_id",
+        "meter_id",
+        pl.col("ts_utc").cast(UTC_TS),
+        pl.col("interval_s").cast(pl.Int32),
+        pl.col("__value").alias("energy_wh"),
+        "quality",
     )
+    if cum.height:  # cumulative readings moved to their interval start: restore the order
+        accepted = sort_if_needed(accepted, KEY)
     # gaps: missing nominal intervals within each meter's span
-    stats["gaps"] = (
-        int(
-            accepted.group_by("meter_id")
-            .agg(
-                (
-                    (pl.col("ts_utc").max() - pl.col("ts_utc").min()).dt.total_seconds() / 900
-                    + 1
-                    - pl.col("interval_s").sum() / 900
-                ).alias("g")
-            )["g"]
-            .clip(lower_bound=0)
-            .sum()
-            or 0
-        )
-        if accepted.height
-        else 0
+    # gaps: missing nominal intervals between consecutive readings of a meter (sorted)
+    step_s = (pl.col("ts_utc") - pl.col("ts_utc").shift(1)).dt.total_seconds()
+    missing = ((step_s - pl.col("interval_s").shift(1)) / 900).clip(lower_bound=0)
+    meter_run = pl.col("meter_id").rle_id()
+    same_meter = meter_run == meter_run.shift(1)
+    stats["gaps"] = int(
+        accepted.select(pl.when(same_meter).then(missing).otherwise(0).fill_null(0).sum()).item()
+        or 0
     )
     if rows_in != accepted.height + quarantined.height + duplicates_ignored:
         raise AssertionError(
