@@ -30,6 +30,9 @@ LAKE_ASSETS = [
 ]
 ASSETS = [*LAKE_ASSETS, build_warehouse_views(LAKE_ASSETS)]
 CHECKS = [
+    site_checks.meter_registry_checks,
+    site_checks.fleet_vehicles_checks,
+    site_checks.fleet_trips_checks,
     site_checks.meter_readings_checks,
     site_checks.device_telemetry_checks,
     site_checks.site_energy_hourly_checks,

@@ -52,12 +52,24 @@ def source_name(path: str | Path) -> str:
     return f"{Path(path).name}#{digest}"
 
 
+REASON_FAMILIES = (
+    "unparseable timestamp",
+    "nonexistent local time",
+    "unknown meter",
+    "non-numeric value",
+    "unknown unit",
+    "unknown register type",
+    "conflicting duplicate",
+    CONFLICT_REASON,
+    "cumulative register baseline",
+    "negative energy",
+    "exceeds meter capacity",
+)
+
+
 def _reason_family(reason: str) -> str:
     """Group reasons for counting: 'unknown meter m-7' -> 'unknown meter'."""
-    for family in ("unknown meter", "non-numeric", "unparseable", "unknown unit"):
-        if reason.startswith(family):
-            return family
-    return reason.split(":", 1)[0]
+    return next((family for family in REASON_FAMILIES if reason.startswith(family)), reason)
 
 
 def _day_partitions(accepted: pl.DataFrame):

@@ -26,7 +26,8 @@ class ContractCheckSpec:
     names the columns that identify one time series; completeness expects one row per
     ``interval_s`` per series per day. ``expected_series`` may count the series that
     should exist (for example from a registry), so a series with no row at all is
-    caught too.
+    caught too. ``daily=False`` is for small unpartitioned datasets: the whole dataset is
+    checked and there is no interval completeness.
     """
 
     dataset: str
@@ -34,19 +35,24 @@ class ContractCheckSpec:
     series: tuple[str, ...] = ()
     interval_s: int = 900
     expected_series: Callable[[str, pl.DataFrame], int] | None = None
+    daily: bool = True
 
 
-def _suites(spec: ContractCheckSpec, frame: pl.DataFrame, n_days: int, lake_root: str):
+def _suites(spec: ContractCheckSpec, frame: pl.DataFrame, n_days: int, lake_root: str) -> dict:
     schema = SCHEMAS[spec.dataset]
-    pdf = frame.to_pandas()
-    n_series = (
-        spec.expected_series(lake_root, frame)
-        if spec.expected_series
-        else frame.select(spec.series).n_unique()
-        if frame.height
-        else 0
-    )
-    expected_rows = n_series * n_days * (86400 // spec.interval_s)
+    if spec.daily:
+        n_series = (
+            spec.expected_series(lake_root, frame)
+            if spec.expected_series
+            else frame.select(spec.series).n_unique()
+            if frame.height
+            else 0
+        )
+        complete = gxe.ExpectTableRowCountToEqual(
+            value=n_series * n_days * (86400 // spec.interval_s)
+        )
+    else:
+        complete = gxe.ExpectTableRowCountToBeBetween(min_value=1)
     return {
         "schema": [gxe.ExpectTableColumnsToMatchOrderedList(column_list=list(schema))]
         + [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in KEYS[spec.dataset]],
@@ -55,16 +61,22 @@ def _suites(spec: ContractCheckSpec, frame: pl.DataFrame, n_days: int, lake_root
             for c, (lo, hi) in spec.ranges.items()
         ],
         "unique": [gxe.ExpectCompoundColumnsToBeUnique(column_list=KEYS[spec.dataset])],
-        "complete": [gxe.ExpectTableRowCountToEqual(value=expected_rows)],
-    }, pdf
+        "complete": [complete],
+    }
 
 
-def build_contract_checks(
-    asset_key: dg.AssetKey | str, spec: ContractCheckSpec
-) -> dg.AssetChecksDefinition:
-    """Four blocking-where-it-matters checks for a daily lake asset."""
-    key = dg.AssetKey(asset_key) if isinstance(asset_key, str) else asset_key
-    names = {
+def _check_names(spec: ContractCheckSpec) -> dict[str, tuple[str, bool, str]]:
+    """part -> (check name, blocking, description)."""
+    complete = (
+        (
+            f"{spec.dataset}_complete_intervals",
+            False,
+            f"one row per {spec.interval_s} s per series {spec.series} per UTC day",
+        )
+        if spec.daily
+        else (f"{spec.dataset}_not_empty", False, "the dataset has rows")
+    )
+    return {
         "schema": (
             f"{spec.dataset}_schema",
             True,
@@ -72,12 +84,19 @@ def build_contract_checks(
         ),
         "ranges": (f"{spec.dataset}_value_ranges", True, f"value ranges {spec.ranges}"),
         "unique": (f"{spec.dataset}_unique_key", True, f"one row per {KEYS[spec.dataset]}"),
-        "complete": (
-            f"{spec.dataset}_complete_intervals",
-            False,
-            f"one row per {spec.interval_s} s per series {spec.series} per UTC day",
-        ),
+        "complete": complete,
     }
+
+
+def build_contract_checks(
+    asset_key: dg.AssetKey | str, spec: ContractCheckSpec
+) -> dg.AssetChecksDefinition:
+    """Schema, range, uniqueness and completeness checks for one lake dataset of an asset.
+
+    Daily datasets are checked over the run's partition window; others as a whole.
+    """
+    key = dg.AssetKey(asset_key) if isinstance(asset_key, str) else asset_key
+    names = _check_names(spec)
 
     @dg.multi_asset_check(
         specs=[
@@ -87,10 +106,23 @@ def build_contract_checks(
         name=f"{spec.dataset}_contract_checks",
     )
     def _checks(context: dg.AssetCheckExecutionContext, lake_store: LakeResource):
-        window = window_of(context.op_execution_context)
-        frame = lake.read_window(lake_store.root, spec.dataset, window.start, window.end)
-        suites, pdf = _suites(spec, frame, len(window.days), lake_store.root)
-        for part, expectations in suites.items():
+        op_context = context.op_execution_context
+        if spec.daily and op_context.has_partition_key_range:
+            window = window_of(op_context)
+            frame = lake.read_window(lake_store.root, spec.dataset, window.start, window.end)
+            n_days, scope = len(window.days), f"{window.start}..{window.end}"
+        elif spec.daily:  # checks run on their own (e.g. from the UI): every stored day
+            frame = lake.scan(lake_store.root, spec.dataset).collect()
+            ts_col = lake.PARTITIONING[spec.dataset][1]
+            n_days, scope = frame[ts_col].dt.date().n_unique(), "every stored day"
+        else:
+            frame, n_days, scope = (
+                lake.scan(lake_store.root, spec.dataset).collect(),
+                0,
+                "whole dataset",
+            )
+        pdf = frame.to_pandas()
+        for part, expectations in _suites(spec, frame, n_days, lake_store.root).items():
             name, _, _ = names[part]
             outcomes = validate_frame(pdf, expectations, name) if expectations else []
             failed = [o for o in outcomes if not o.success]
@@ -103,7 +135,7 @@ def build_contract_checks(
                 else dg.AssetCheckSeverity.ERROR,
                 metadata={
                     "rows": frame.height,
-                    "window": f"{window.start}..{window.end}",
+                    "scope": scope,
                     "failed": [
                         f"{o.expectation}({o.column}): unexpected={o.unexpected_count} observed={o.observed}"
                         for o in failed

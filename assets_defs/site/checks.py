@@ -66,6 +66,30 @@ site_energy_hourly_checks = build_contract_checks(
 )
 
 
+meter_registry_checks = build_contract_checks(
+    "meter_registry",
+    ContractCheckSpec(dataset="meter_registry", ranges={"max_power_w": (1, 1e9)}, daily=False),
+)
+
+fleet_vehicles_checks = build_contract_checks(
+    "fleet",
+    ContractCheckSpec(
+        dataset="fleet_vehicles",
+        ranges={
+            "capacity_kwh": (1, 2000),
+            "max_charge_kw": (0, 1000),
+            "max_discharge_kw": (0, 1000),
+        },
+        daily=False,
+    ),
+)
+
+fleet_trips_checks = build_contract_checks(
+    "fleet",
+    ContractCheckSpec(dataset="fleet_trips", ranges={"energy_kwh": (0, 2000)}, daily=False),
+)
+
+
 @dg.asset_check(
     asset="site_energy_hourly",
     blocking=True,

@@ -1,4 +1,5 @@
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -35,3 +36,53 @@ def test_missing_subcommand_exits_2(argv):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
+
+
+def _cli(args, cwd, env_extra=None):
+    import os
+    import shutil
+
+    env = {**os.environ, "NOVAENERGY_LAKE_ROOT": str(cwd / "lake"), **(env_extra or {})}
+    exe = shutil.which("novaenergy", path=str(Path(sys.executable).parent))
+    return subprocess.run([exe, *args], capture_output=True, text=True, cwd=cwd, env=env)
+
+
+def test_ingest_meters_prints_counts_that_add_up(tmp_path):
+    import polars as pl
+
+    from pipelines import lake
+
+    registry = pl.DataFrame(
+        {
+            "site_id": ["s"],
+            "meter_id": ["m1"],
+            "kind": ["load"],
+            "description": [""],
+            "max_power_w": [10_000.0],
+        }
+    )
+    lake.write_partition(tmp_path / "lake", "meter_registry", registry, "s")
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "meter_id,ts_utc,energy_wh\n"
+        "m1,2025-01-01T00:00:00Z,10\n"
+        "m1,2025-01-01T00:15:00Z,11\n"
+        "m1,2025-01-01T00:15:00Z,11\n"
+        "m2,2025-01-01T00:15:00Z,11\n"
+        "m1,2025-01-01T00:30:00Z,-1\n"
+    )
+    first = _cli(["ingest", "meters", str(export)], tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "5 rows in, 2 accepted, 2 quarantined, 1 duplicates ignored" in first.stdout
+    assert "unknown meter" in first.stdout and "negative energy" in first.stdout
+    again = _cli(["ingest", "meters", str(export)], tmp_path)
+    assert "5 rows in, 0 accepted, 2 quarantined, 3 duplicates ignored" in again.stdout
+
+
+def test_ingest_meters_malformed_file_exits_2_naming_file_and_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("meter_id,ts_utc,energy_wh\nm1,2025-01-01T00:00:00Z\n")
+    proc = _cli(["ingest", "meters", str(bad)], tmp_path)
+    assert proc.returncode == 2
+    assert "bad.csv: line 2" in proc.stderr
+    assert "Traceback" not in proc.stderr
