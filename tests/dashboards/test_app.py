@@ -36,14 +36,14 @@ def hourly(day: date, consumption: float, pv: float, export: float) -> pl.DataFr
     return pl.DataFrame(rows, schema=SCHEMAS["site_energy_hourly"])
 
 
+def one_day_lake(root) -> None:
+    """A day of 10 kWh use and 4 kWh PV (1 kWh exported) every hour."""
+    day = date(2025, 6, 1)
+    lake.write_days(root, "site_energy_hourly", hourly(day, 10.0, 4.0, 1.0), ["s"], [day])
+
+
 def test_kpis_from_daily_totals(tmp_path):
-    lake.write_days(
-        tmp_path,
-        "site_energy_hourly",
-        hourly(date(2025, 6, 1), 10.0, 4.0, 1.0),
-        ["s"],
-        [date(2025, 6, 1)],
-    )
+    one_day_lake(tmp_path)
     daily = site_energy_daily(tmp_path, "s")
     kpis = overview_kpis(daily)
     assert kpis["consumption_mwh"] == 0.24
@@ -51,13 +51,7 @@ def test_kpis_from_daily_totals(tmp_path):
 
 
 def test_overview_page_renders_kpis(tmp_path):
-    lake.write_days(
-        tmp_path,
-        "site_energy_hourly",
-        hourly(date(2025, 6, 1), 10.0, 4.0, 1.0),
-        ["s"],
-        [date(2025, 6, 1)],
-    )
+    one_day_lake(tmp_path)
     at = AppTest.from_file(APP, default_timeout=30)
     at.session_state["config"] = DashboardConfig(lake_root=str(tmp_path), site_id="s")
     at.run()
