@@ -80,6 +80,47 @@ def _cmd_ingest_meters(args, settings) -> int:
     return 0
 
 
+def _cmd_carbon(args, settings) -> int:
+    from ingest.entsoe_documents import EntsoeDocumentError, read_generation_xml
+    from pipelines.carbon_intensity import production_intensity
+    from pipelines.emission_factors import load_factor_table
+
+    for path in [args.entsoe_xml, *([args.factors] if args.factors else [])]:
+        if not Path(path).is_file():
+            raise BadInput(f"{path}: no such file")
+    try:
+        mix = read_generation_xml(args.entsoe_xml, args.zone)
+    except EntsoeDocumentError as exc:
+        raise BadInput(str(exc)) from exc
+    if mix.is_empty():
+        raise BadInput(f"{args.entsoe_xml}: the document holds no generation time series")
+    try:
+        version, factors = load_factor_table(args.factors)
+    except Exception as exc:
+        raise BadInput(
+            f"{args.factors}: not a factor table ({exc}); see pipelines/data/emission_factors_default_v1.csv"
+        ) from exc
+    ci = production_intensity(mix, factors, version)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ci.select(
+        "hour_utc",
+        "ci_direct_g_per_kwh",
+        "ci_lifecycle_g_per_kwh",
+        "generation_mwh",
+        "quality",
+        "factor_table_version",
+    ).write_csv(out, datetime_format="%Y-%m-%dT%H:%M:%SZ", float_precision=4)
+    weights = ci["generation_mwh"]
+    print(
+        f"{args.zone}: {ci.height} hours, {ci.filter(ci['quality'] != 'complete').height} flagged; "
+        f"energy-weighted mean {(ci['ci_direct_g_per_kwh'] * weights).sum() / weights.sum():.2f} direct / "
+        f"{(ci['ci_lifecycle_g_per_kwh'] * weights).sum() / weights.sum():.2f} lifecycle g/kWh "
+        f"(factors {version}); wrote {out}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="novaenergy", description="NovaEnergy: the site energy OS."
@@ -97,6 +138,19 @@ def build_parser() -> argparse.ArgumentParser:
     meters.add_argument("path")
     meters.add_argument("--timezone", help="time zone of ts_local columns (default SITE_TIMEZONE)")
     meters.set_defaults(func=_cmd_ingest_meters)
+
+    carbon = sub.add_parser(
+        "carbon", help="hourly carbon intensity from a recorded ENTSO-E A75 document"
+    )
+    carbon.add_argument(
+        "--entsoe-xml", required=True, help="A75 actual generation per production type"
+    )
+    carbon.add_argument(
+        "--zone", required=True, help="bidding zone or area code written to the output"
+    )
+    carbon.add_argument("--out", required=True, help="output CSV")
+    carbon.add_argument("--factors", help="emission-factor table CSV (default: the default table)")
+    carbon.set_defaults(func=_cmd_carbon)
     return parser
 
 

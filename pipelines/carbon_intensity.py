@@ -15,14 +15,46 @@ from pipelines.emission_factors import factors_for
 from pipelines.schemas import conform
 
 
-def production_intensity(mix: pl.DataFrame, factors: pl.DataFrame, version: str) -> pl.DataFrame:
-    """Hourly production-based intensity of each zone.
+def hourly_generation(mix: pl.DataFrame) -> pl.DataFrame:
+    """Hourly energy per zone, production type and mode from any mix of resolutions.
+
+    The hour's energy of a series is the mean of its power values in the hour [MW] × 1 h
+    (for 15-minute data, the mean of the four quarter-hour values). A series with
+    fewer intervals than the hour holds is marked ``complete = False``; the mean of
+    what is there still stands for the hour, and the hour is flagged downstream.
 
     Parameters
     ----------
     mix : pl.DataFrame
-        zone, ts_utc, production_type (psr code), mode, energy_mwh [MWh]. Sub-hourly
-        rows are summed into their hour (give energy, not power).
+        zone, ts_utc, production_type, mode, energy_mwh [MWh] per interval and
+        optionally interval_s [s] (default 3600).
+    """
+    interval = pl.col("interval_s") if "interval_s" in mix.columns else pl.lit(3600)
+    return (
+        mix.with_columns(
+            (pl.col("energy_mwh") * 3600 / interval).alias("__power_mw"),
+            interval.alias("__interval_s"),
+            pl.col("ts_utc").dt.truncate("1h").alias("hour_utc"),
+        )
+        .group_by("zone", "hour_utc", "production_type", "mode")
+        .agg(
+            pl.col("__power_mw").mean().alias("energy_mwh"),
+            (pl.col("__interval_s").sum() >= 3600).alias("complete"),
+        )
+    )
+
+
+def production_intensity(mix: pl.DataFrame, factors: pl.DataFrame, version: str) -> pl.DataFrame:
+    """Hourly production-based intensity of each zone.
+
+    ``CI = Σ_k E_k·EF_k / Σ_k E_k`` over the hour's generation (storage charging is not
+    generation), with E from :func:`hourly_generation`.
+
+    Parameters
+    ----------
+    mix : pl.DataFrame
+        zone, ts_utc, production_type (psr code), mode, energy_mwh [MWh], and
+        optionally interval_s [s].
     factors : pl.DataFrame
         A factor table from :func:`pipelines.emission_factors.load_factor_table`.
     version : str
@@ -33,12 +65,18 @@ def production_intensity(mix: pl.DataFrame, factors: pl.DataFrame, version: str)
     pl.DataFrame
         zone, hour_utc, basis (``production``), ci_direct_g_per_kwh,
         ci_lifecycle_g_per_kwh [gCO2eq/kWh], generation_mwh [MWh], quality
-        (``complete``), factor_table_version.
+        (``complete``, or ``partial`` when a series of the zone lacks intervals in the
+        hour), factor_table_version.
     """
-    generation = factors_for(mix.filter(pl.col("mode") == "generation"), factors)
+    hourly = hourly_generation(mix.filter(pl.col("mode") == "generation"))
+    n_series = hourly.group_by("zone").agg(
+        pl.struct("production_type", "mode").n_unique().alias("n_series")
+    )
+    generation = factors_for(hourly.rename({"hour_utc": "ts_utc"}), factors).rename(
+        {"ts_utc": "hour_utc"}
+    )
     return (
-        generation.with_columns(pl.col("ts_utc").dt.truncate("1h").alias("hour_utc"))
-        .group_by("zone", "hour_utc")
+        generation.group_by("zone", "hour_utc")
         .agg(
             (
                 (pl.col("energy_mwh") * pl.col("ci_direct_g_per_kwh")).sum()
@@ -49,12 +87,19 @@ def production_intensity(mix: pl.DataFrame, factors: pl.DataFrame, version: str)
                 / pl.col("energy_mwh").sum()
             ).alias("ci_lifecycle_g_per_kwh"),
             pl.col("energy_mwh").sum().alias("generation_mwh"),
+            pl.col("complete").all().alias("__all_complete"),
+            pl.len().alias("__n"),
         )
+        .join(n_series, on="zone")
         .with_columns(
             pl.lit("production").alias("basis"),
-            pl.lit("complete").alias("quality"),
+            pl.when(pl.col("__all_complete") & (pl.col("__n") == pl.col("n_series")))
+            .then(pl.lit("complete"))
+            .otherwise(pl.lit("partial"))
+            .alias("quality"),
             pl.lit(version).alias("factor_table_version"),
         )
+        .drop("__all_complete", "__n", "n_series")
         .sort("zone", "hour_utc")
     )
 

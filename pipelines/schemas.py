@@ -63,6 +63,7 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "ts_utc": UTC_TS,
         "production_type": pl.String,
         "mode": pl.String,
+        "interval_s": pl.Int32,
         "energy_mwh": pl.Float64,
         "source": pl.String,
     },

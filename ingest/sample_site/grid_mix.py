@@ -148,8 +148,12 @@ def grid_mix(start: date, end: date, seed: int, zone: str = "DE_LU") -> pl.DataF
     mix = pl.concat([calibrated_year_mix(y, seed) for y in years])
     return (
         mix.filter(pl.col("ts_utc").dt.date().is_between(start, end, closed="left"))
-        .with_columns(pl.lit(zone).alias("zone"), pl.col("ts_utc").dt.cast_time_unit("us"))
-        .select("zone", "ts_utc", "production_type", "mode", "energy_mwh", "source")
+        .with_columns(
+            pl.lit(zone).alias("zone"),
+            pl.col("ts_utc").dt.cast_time_unit("us"),
+            pl.lit(3600, dtype=pl.Int32).alias("interval_s"),
+        )
+        .select("zone", "ts_utc", "production_type", "mode", "interval_s", "energy_mwh", "source")
         .sort("ts_utc", "production_type", "mode")
     )
 

@@ -86,3 +86,100 @@ def test_ingest_meters_malformed_file_exits_2_naming_file_and_line(tmp_path):
     assert proc.returncode == 2
     assert "bad.csv: line 2" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+ENTSOE = Path(__file__).resolve().parents[1] / "data" / "entsoe"
+
+
+def test_carbon_cli_reproduces_the_reference_values(tmp_path):
+    import polars as pl
+
+    out = tmp_path / "lu.csv"
+    proc = _cli(
+        [
+            "carbon",
+            "--entsoe-xml",
+            str(ENTSOE / "LU_generation_A75_2024-05-21.xml"),
+            "--zone",
+            "LU",
+            "--out",
+            str(out),
+        ],
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    table = pl.read_csv(out)
+    assert table.columns[:4] == [
+        "hour_utc",
+        "ci_direct_g_per_kwh",
+        "ci_lifecycle_g_per_kwh",
+        "generation_mwh",
+    ]
+    assert table.height == 72 and table["hour_utc"][0] == "2024-05-21T10:00:00Z"
+    assert (
+        abs(table["ci_direct_g_per_kwh"][0] - 21.50) < 0.01
+        and abs(table["ci_lifecycle_g_per_kwh"][0] - 120.41) < 0.01
+    )
+    assert "16.70 direct / 115.24 lifecycle" in proc.stdout
+
+
+def test_carbon_cli_recomputes_with_another_factor_table(tmp_path):
+    import polars as pl
+
+    from pipelines.emission_factors import load_factor_table
+
+    _, factors = load_factor_table()
+    changed = factors.with_columns(
+        pl.when(pl.col("mode") == "gas")
+        .then(pl.col("ci_lifecycle_g_per_kwh") + 100)
+        .otherwise(pl.col("ci_lifecycle_g_per_kwh"))
+        .alias("ci_lifecycle_g_per_kwh")
+    )
+    table = tmp_path / "factors_v2.csv"
+    changed.write_csv(table)
+    doc = str(ENTSOE / "LU_generation_A75_2024-05-21.xml")
+    _cli(
+        ["carbon", "--entsoe-xml", doc, "--zone", "LU", "--out", str(tmp_path / "a.csv")], tmp_path
+    )
+    _cli(
+        [
+            "carbon",
+            "--entsoe-xml",
+            doc,
+            "--zone",
+            "LU",
+            "--out",
+            str(tmp_path / "b.csv"),
+            "--factors",
+            str(table),
+        ],
+        tmp_path,
+    )
+    a, b = pl.read_csv(tmp_path / "a.csv"), pl.read_csv(tmp_path / "b.csv")
+    gas_hours = (b["ci_direct_g_per_kwh"] > 0).sum()  # direct > 0 only where gas burns
+    assert (b["ci_lifecycle_g_per_kwh"] > a["ci_lifecycle_g_per_kwh"]).sum() == gas_hours > 0
+    assert (b["ci_lifecycle_g_per_kwh"] >= a["ci_lifecycle_g_per_kwh"]).all()
+    assert (b["ci_direct_g_per_kwh"] == a["ci_direct_g_per_kwh"]).all()
+    assert set(a["factor_table_version"]) == {"default-v1"} and set(b["factor_table_version"]) == {
+        "file:factors_v2.csv"
+    }
+
+
+def test_carbon_cli_refuses_a_non_generation_document(tmp_path):
+    proc = _cli(
+        [
+            "carbon",
+            "--entsoe-xml",
+            str(ENTSOE / "DK1_load_A65.xml"),
+            "--zone",
+            "DK1",
+            "--out",
+            str(tmp_path / "x.csv"),
+        ],
+        tmp_path,
+    )
+    assert (
+        proc.returncode == 2
+        and "DK1_load_A65.xml" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )

@@ -41,12 +41,22 @@ def test_production_intensity_table(rows, direct, lifecycle):
     assert out["factor_table_version"] == "default-v1"
 
 
-def test_quarter_hours_sum_into_their_hour():
+def test_quarter_hours_make_their_hour_and_a_missing_quarter_is_flagged():
     quarters = pl.concat(
-        [mix([("B04", "generation", 25)], H.replace(minute=m)) for m in (0, 15, 30, 45)]
-    )
-    out = production_intensity(quarters, FACTORS, VERSION)
-    assert out.height == 1 and out["generation_mwh"][0] == 100
+        [
+            mix([("B04", "generation", 25), ("B16", "generation", 5)], H.replace(minute=m))
+            for m in (0, 15, 30, 45)
+        ]
+    ).with_columns(pl.lit(900, dtype=pl.Int32).alias("interval_s"))
+    out = production_intensity(quarters, FACTORS, VERSION).row(0, named=True)
+    # energy of the hour = mean of the quarter-hour MW: gas 100 MW, solar 20 MW
+    assert out["generation_mwh"] == 120
+    assert out["ci_lifecycle_g_per_kwh"] == pytest.approx((100 * 490 + 20 * 45) / 120)
+    assert out["quality"] == "complete"
+    gap = quarters.filter(~((pl.col("production_type") == "B16") & (pl.col("ts_utc") == H)))
+    out = production_intensity(gap, FACTORS, VERSION).row(0, named=True)
+    assert out["quality"] == "partial"
+    assert out["generation_mwh"] == 120  # the mean of the three quarters still stands for the hour
 
 
 def test_missing_hours_are_flagged_never_filled():
