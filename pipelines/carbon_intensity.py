@@ -30,13 +30,15 @@ def hourly_generation(mix: pl.DataFrame) -> pl.DataFrame:
         optionally interval_s [s] (default 3600).
     """
     interval = pl.col("interval_s") if "interval_s" in mix.columns else pl.lit(3600)
+    # sorted input and groups keep floating-point sums in one order: same bytes every run
     return (
-        mix.with_columns(
+        mix.sort("zone", "ts_utc", "production_type", "mode")
+        .with_columns(
             (pl.col("energy_mwh") * 3600 / interval).alias("__power_mw"),
             interval.alias("__interval_s"),
             pl.col("ts_utc").dt.truncate("1h").alias("hour_utc"),
         )
-        .group_by("zone", "hour_utc", "production_type", "mode")
+        .group_by("zone", "hour_utc", "production_type", "mode", maintain_order=True)
         .agg(
             pl.col("__power_mw").mean().alias("energy_mwh"),
             (pl.col("__interval_s").sum() >= 3600).alias("complete"),
@@ -76,7 +78,8 @@ def production_intensity(mix: pl.DataFrame, factors: pl.DataFrame, version: str)
         {"ts_utc": "hour_utc"}
     )
     return (
-        generation.group_by("zone", "hour_utc")
+        generation.sort("zone", "hour_utc", "production_type", "mode")
+        .group_by("zone", "hour_utc", maintain_order=True)
         .agg(
             (
                 (pl.col("energy_mwh") * pl.col("ci_direct_g_per_kwh")).sum()

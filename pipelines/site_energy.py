@@ -81,7 +81,9 @@ def site_energy_hourly(
         )
         .filter(pl.col("column").is_not_null())
     )
-    meter_energy = meters.group_by("site_id", "hour_utc", "column").agg(
+    # sorted rows and ordered groups keep float sums in one order: the same bytes every run
+    meters = meters.sort("site_id", "meter_id", "ts_utc")
+    meter_energy = meters.group_by("site_id", "hour_utc", "column", maintain_order=True).agg(
         (pl.col("energy_wh").sum() / 1000).alias("kwh")
     )
     n_meters = (
@@ -118,7 +120,10 @@ def site_energy_hourly(
             )
         )
     device_energy = (
-        pl.concat(device_parts).group_by("site_id", "hour_utc", "column").agg(pl.col("kwh").sum())
+        pl.concat(device_parts)
+        .sort("site_id", "hour_utc", "column", maintain_order=True)
+        .group_by("site_id", "hour_utc", "column", maintain_order=True)
+        .agg(pl.col("kwh").sum())
     )
 
     long = pl.concat([meter_energy, device_energy])
