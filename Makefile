@@ -57,6 +57,7 @@ test: install
 
 bench: install
 	$(BIN)/python -m bench.bench_meters
+	$(BIN)/python -m bench.bench_carbon
 
 lint: install
 	$(BIN)/ruff check .

@@ -40,6 +40,7 @@ CHECKS = [
     grid_checks.grid_generation_mix_checks,
     grid_checks.day_ahead_prices_checks,
     grid_checks.grid_carbon_intensity_checks,
+    grid_checks.grid_carbon_intensity_flagged_share,
 ]
 JOBS = [daily_site_job, refresh_warehouse_job, meter_drop_job]
 SCHEDULES = [daily_site_schedule, refresh_warehouse_schedule]

@@ -50,6 +50,27 @@ class SiteResource(dg.ConfigurableResource):
         )
 
 
+class EmissionFactorsResource(dg.ConfigurableResource):
+    """Which emission-factor table and opt-in zone overrides the carbon assets use.
+
+    ``table`` empty means the default table; ``overrides`` names bundled overrides
+    (``de-v1``) or a CSV path, empty for none.
+    """
+
+    table: str = ""
+    overrides: str = ""
+
+    def load(self):
+        """(version, factors, overrides or None); the version names both parts."""
+        from pipelines.emission_factors import load_factor_table, load_overrides
+
+        version, factors = load_factor_table(self.table or None)
+        if not self.overrides:
+            return version, factors, None
+        o_version, overrides = load_overrides(self.overrides)
+        return f"{version}+{o_version}", factors, overrides
+
+
 class EntsoeResource(dg.ConfigurableResource):
     """ENTSO-E access; without an API key the recorded documents are used."""
 
@@ -63,6 +84,7 @@ def build_resources(
     warehouse_path: str,
     site: SiteResource,
     entsoe_api_key: str = "",
+    factor_overrides: str = "",
 ) -> dict:
     """The resource dict every run uses, from plain values."""
     return {
@@ -71,6 +93,7 @@ def build_resources(
         ),
         "site": site,
         "entsoe": EntsoeResource(api_key=entsoe_api_key),
+        "emission_factors": EmissionFactorsResource(overrides=factor_overrides),
     }
 
 
@@ -90,4 +113,7 @@ def resources_from_env() -> dict:
             max_export_limit_kw=dg.EnvVar.int("MAX_EXPORT_LIMIT_KW"),
         ),
         "entsoe": EntsoeResource(api_key=dg.EnvVar("ENTSOE_API_KEY")),
+        "emission_factors": EmissionFactorsResource(
+            overrides=dg.EnvVar("EMISSION_FACTOR_OVERRIDES")
+        ),
     }

@@ -42,6 +42,7 @@ def resources_for(settings: Settings) -> dict:
         settings.warehouse_path,
         site,
         settings.entsoe_api_key,
+        settings.emission_factor_overrides,
     )
 
 

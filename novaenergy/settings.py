@@ -23,6 +23,7 @@ DEFAULTS: dict[str, str] = {
     "GRID_REGION": "EU_ENTSOE_DE_LU",
     "MAX_EXPORT_LIMIT_KW": "50",
     "ENTSOE_API_KEY": "",
+    "EMISSION_FACTOR_OVERRIDES": "",
     "SITE_ID": "warehouse-b",
     "SITE_TIMEZONE": "Europe/Berlin",
     "SAMPLE_START": "2025-01-01",
@@ -45,6 +46,7 @@ class Settings:
     grid_region: str
     max_export_limit_kw: int
     entsoe_api_key: str
+    emission_factor_overrides: str
     site_id: str
     site_timezone: str
     sample_start: date
@@ -79,6 +81,7 @@ def load_settings(
         grid_region=values["GRID_REGION"],
         max_export_limit_kw=parse("MAX_EXPORT_LIMIT_KW", int),
         entsoe_api_key=values["ENTSOE_API_KEY"],
+        emission_factor_overrides=values["EMISSION_FACTOR_OVERRIDES"],
         site_id=values["SITE_ID"],
         site_timezone=values["SITE_TIMEZONE"],
         sample_start=parse("SAMPLE_START", date.fromisoformat),

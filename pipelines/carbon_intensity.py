@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
-from pipelines.emission_factors import factors_for
+from pipelines.emission_factors import apply_overrides, factors_for
 from pipelines.schemas import conform
 
 
@@ -46,7 +46,9 @@ def hourly_generation(mix: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def production_intensity(mix: pl.DataFrame, factors: pl.DataFrame, version: str) -> pl.DataFrame:
+def production_intensity(
+    mix: pl.DataFrame, factors: pl.DataFrame, version: str, overrides: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Hourly production-based intensity of each zone.
 
     ``CI = Σ_k E_k·EF_k / Σ_k E_k`` over the hour's generation (storage charging is not
@@ -60,7 +62,10 @@ def production_intensity(mix: pl.DataFrame, factors: pl.DataFrame, version: str)
     factors : pl.DataFrame
         A factor table from :func:`pipelines.emission_factors.load_factor_table`.
     version : str
-        The table's version, written to every row.
+        The version written to every row (name the overrides in it when given).
+    overrides : pl.DataFrame, optional
+        Opt-in effective-dated zone overrides from
+        :func:`pipelines.emission_factors.load_overrides`.
 
     Returns
     -------
@@ -74,9 +79,10 @@ def production_intensity(mix: pl.DataFrame, factors: pl.DataFrame, version: str)
     n_series = hourly.group_by("zone").agg(
         pl.struct("production_type", "mode").n_unique().alias("n_series")
     )
-    generation = factors_for(hourly.rename({"hour_utc": "ts_utc"}), factors).rename(
-        {"ts_utc": "hour_utc"}
-    )
+    generation = factors_for(hourly.rename({"hour_utc": "ts_utc"}), factors)
+    if overrides is not None:
+        generation = apply_overrides(generation, overrides)
+    generation = generation.rename({"ts_utc": "hour_utc"})
     return (
         generation.sort("zone", "hour_utc", "production_type", "mode")
         .group_by("zone", "hour_utc", maintain_order=True)
@@ -108,7 +114,13 @@ def production_intensity(mix: pl.DataFrame, factors: pl.DataFrame, version: str)
 
 
 def hourly_intensity_with_gaps(
-    mix: pl.DataFrame, factors: pl.DataFrame, version: str, zone: str, start: date, end: date
+    mix: pl.DataFrame,
+    factors: pl.DataFrame,
+    version: str,
+    zone: str,
+    start: date,
+    end: date,
+    overrides: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """:func:`production_intensity` on every hour of UTC days ``start <= day < end``;
     an hour with no generation gets null intensity and quality ``missing``."""
@@ -117,7 +129,7 @@ def hourly_intensity_with_gaps(
     hours = pl.DataFrame(
         {"hour_utc": pl.datetime_range(first, last, "1h", eager=True).dt.cast_time_unit("us")}
     )
-    ci = production_intensity(mix.filter(pl.col("zone") == zone), factors, version)
+    ci = production_intensity(mix.filter(pl.col("zone") == zone), factors, version, overrides)
     out = hours.join(ci.drop("zone"), on="hour_utc", how="left").with_columns(
         pl.lit(zone).alias("zone"),
         pl.lit("production").alias("basis"),

@@ -49,6 +49,69 @@ def load_factor_table(path: str | Path | None = None) -> tuple[str, pl.DataFrame
     return version, factors
 
 
+OVERRIDE_SCHEMA = {
+    "zone": pl.String,
+    "mode": pl.String,
+    "valid_from": pl.Date,
+    "valid_to": pl.Date,
+    "ci_direct_g_per_kwh": pl.Float64,
+    "ci_lifecycle_g_per_kwh": pl.Float64,
+    "source": pl.String,
+}
+BUNDLED_OVERRIDES = {"de-v1": "emission_factor_overrides_de_v1.csv"}
+
+
+def load_overrides(name_or_path: str | Path) -> tuple[str, pl.DataFrame]:
+    """Read opt-in zone overrides: effective-dated factors for one zone and mode.
+
+    ``name_or_path`` is a bundled name (``de-v1``: Germany's yearly coal and gas
+    factors) or a CSV with zone, mode, valid_from, valid_to (exclusive), both
+    intensities [gCO2eq/kWh] and source. Returns (version, overrides).
+    """
+    if str(name_or_path) in BUNDLED_OVERRIDES:
+        version, source = (
+            f"overrides-{name_or_path}",
+            _DATA.joinpath(BUNDLED_OVERRIDES[str(name_or_path)]),
+        )
+    else:
+        version, source = f"overrides-file:{Path(name_or_path).name}", Path(name_or_path)
+    return version, pl.read_csv(source.read_bytes(), schema=OVERRIDE_SCHEMA)
+
+
+def apply_overrides(with_factors: pl.DataFrame, overrides: pl.DataFrame) -> pl.DataFrame:
+    """Replace factors where an override's zone, mode and validity period match.
+
+    ``with_factors`` is the output of :func:`factors_for` (zone, ts_utc, factor_mode and
+    both intensities).
+    """
+    cols = ["ci_direct_g_per_kwh", "ci_lifecycle_g_per_kwh"]
+    keyed = with_factors.with_row_index("__row").with_columns(
+        pl.col("ts_utc").dt.date().alias("__date")
+    )
+    hits = (
+        keyed.select("__row", "zone", "factor_mode", "__date")
+        .join(overrides.rename({"mode": "factor_mode"}), on=["zone", "factor_mode"])
+        .filter(
+            (pl.col("__date") >= pl.col("valid_from")) & (pl.col("__date") < pl.col("valid_to"))
+        )
+        .select("__row", *[pl.col(c).alias(f"{c}__o") for c in cols])
+    )
+    if hits["__row"].is_duplicated().any():
+        raise ValueError("overlapping override periods for one zone and mode")
+    out = keyed.join(hits, on="__row", how="left")
+    return out.with_columns([pl.coalesce(f"{c}__o", c).alias(c) for c in cols]).drop(
+        "__row", "__date", *[f"{c}__o" for c in cols]
+    )
+
+
+def largest_factors() -> tuple[float, float]:
+    """The largest direct and lifecycle factor of the default table and every bundled
+    override [gCO2eq/kWh]: no intensity computed with them can exceed these."""
+    tables = [load_factor_table()[1], *(load_overrides(name)[1] for name in BUNDLED_OVERRIDES)]
+    both = pl.concat([t.select("ci_direct_g_per_kwh", "ci_lifecycle_g_per_kwh") for t in tables])
+    return float(both["ci_direct_g_per_kwh"].max()), float(both["ci_lifecycle_g_per_kwh"].max())
+
+
 def load_psr_types() -> pl.DataFrame:
     """ENTSO-E psrType codes with their generation mode and, for storage, charge mode."""
     return pl.read_csv(

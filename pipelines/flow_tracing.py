@@ -51,6 +51,8 @@ def solve_hour(
 def consumption_intensity(production: pl.DataFrame, flows: pl.DataFrame) -> pl.DataFrame:
     """Hourly consumption-based intensity of every zone in ``production``.
 
+    All hours are solved in one batched linear solve.
+
     Parameters
     ----------
     production : pl.DataFrame
@@ -64,62 +66,64 @@ def consumption_intensity(production: pl.DataFrame, flows: pl.DataFrame) -> pl.D
     -------
     pl.DataFrame
         zone, hour_utc, basis (``consumption``), both intensities, generation_mwh,
-        quality and factor_table_version. An hour in which a zone imports from a zone
-        without production data gets null intensity and quality
-        ``missing_neighbour``: the import's origin is unknown, so nothing is guessed.
+        quality and factor_table_version. A zone that imports, in an hour, from a zone
+        without production data gets null intensity and quality ``missing_neighbour``:
+        the import's origin is unknown, so nothing is guessed.
     """
     zones = sorted(production["zone"].unique().to_list())
-    index = {z: i for i, z in enumerate(zones)}
-    n = len(zones)
-    rows = []
-    flows_by_hour = {h: part for (h,), part in flows.group_by("hour_utc")}
-    for (hour,), part in production.sort("zone").group_by("hour_utc", maintain_order=True):
-        gen = np.zeros(n)
-        emis = np.zeros((n, len(CI_COLUMNS)))
-        present = np.zeros(n, dtype=bool)
-        for r in part.iter_rows(named=True):
-            i = index[r["zone"]]
-            gen[i] = r["generation_mwh"]
-            emis[i] = [r[c] * r["generation_mwh"] for c in CI_COLUMNS]
-            present[i] = True
-        f = np.zeros((n, n))
-        unknown_source = set()
-        hour_flows = flows_by_hour.get(hour)
-        if hour_flows is not None:
-            for src, dst, mwh in hour_flows.select("zone_from", "zone_to", "flow_mwh").iter_rows():
-                if dst not in index:
-                    continue
-                if src not in index or not present[index[src]]:
-                    unknown_source.add(dst)
-                    continue
-                f[index[src], index[dst]] += mwh
-        x = solve_hour(gen, emis, f)
-        version = part["factor_table_version"][0]
-        for zone in part["zone"]:
-            i = index[zone]
-            bad = zone in unknown_source
-            rows.append(
-                {
-                    "zone": zone,
-                    "hour_utc": hour,
-                    "basis": "consumption",
-                    CI_COLUMNS[0]: None if bad else float(x[i, 0]),
-                    CI_COLUMNS[1]: None if bad else float(x[i, 1]),
-                    "generation_mwh": float(gen[i]),
-                    "quality": "missing_neighbour" if bad else "complete",
-                    "factor_table_version": version,
-                }
-            )
-    return pl.DataFrame(
-        rows,
-        schema={
-            "zone": pl.String,
-            "hour_utc": pl.Datetime("us", "UTC"),
-            "basis": pl.String,
-            CI_COLUMNS[0]: pl.Float64,
-            CI_COLUMNS[1]: pl.Float64,
-            "generation_mwh": pl.Float64,
-            "quality": pl.String,
-            "factor_table_version": pl.String,
-        },
-    ).sort("zone", "hour_utc")
+    hours = production["hour_utc"].unique().sort()
+    n, n_hours = len(zones), hours.len()
+    zone_idx = pl.DataFrame({"zone": zones, "zi": np.arange(n)})
+    hour_idx = pl.DataFrame({"hour_utc": hours, "hi": np.arange(n_hours)})
+    prod = production.join(zone_idx, on="zone").join(hour_idx, on="hour_utc")
+    hi, zi = prod["hi"].to_numpy(), prod["zi"].to_numpy()
+    gen = np.zeros((n_hours, n))
+    present = np.zeros((n_hours, n), dtype=bool)
+    emissions = np.zeros((n_hours, n, len(CI_COLUMNS)))
+    gen[hi, zi] = prod["generation_mwh"].to_numpy()
+    present[hi, zi] = prod[CI_COLUMNS[1]].is_not_null().to_numpy()  # a 'missing' hour is no source
+    for k, col in enumerate(CI_COLUMNS):
+        emissions[hi, zi, k] = prod[col].fill_null(0.0).to_numpy() * gen[hi, zi]
+
+    f = np.zeros((n_hours, n, n))
+    unknown = np.zeros((n_hours, n), dtype=bool)
+    fl = (
+        flows.join(hour_idx, on="hour_utc")
+        .join(zone_idx.rename({"zone": "zone_to", "zi": "dst"}), on="zone_to")
+        .join(zone_idx.rename({"zone": "zone_from", "zi": "src"}), on="zone_from", how="left")
+    )
+    fh, dst = fl["hi"].to_numpy(), fl["dst"].to_numpy()
+    src = fl["src"].fill_null(-1).to_numpy()
+    known = src >= 0
+    known[known] = present[fh[known], src[known]]
+    np.add.at(f, (fh[known], src[known], dst[known]), fl["flow_mwh"].to_numpy()[known])
+    unknown[fh[~known], dst[~known]] = True
+
+    inflow = gen + f.sum(axis=1)
+    alive = inflow > 0
+    matrix = -np.transpose(f, (0, 2, 1))
+    diag = np.where(alive, inflow, 1.0)  # a dead zone solves to 0 and is masked below
+    matrix[:, np.arange(n), np.arange(n)] = diag
+    x = np.linalg.solve(matrix, np.where(alive[..., None], emissions, 0.0))
+    x[~alive | unknown] = np.nan
+
+    out = prod.select("zone", "hour_utc", "generation_mwh", "factor_table_version", "hi", "zi")
+    bad = unknown[hi, zi]
+    return (
+        out.with_columns(
+            pl.Series(CI_COLUMNS[0], x[hi, zi, 0]).fill_nan(None),
+            pl.Series(CI_COLUMNS[1], x[hi, zi, 1]).fill_nan(None),
+            pl.lit("consumption").alias("basis"),
+            pl.Series("quality", np.where(bad, "missing_neighbour", "complete")),
+        )
+        .select(
+            "zone",
+            "hour_utc",
+            "basis",
+            *CI_COLUMNS,
+            "generation_mwh",
+            "quality",
+            "factor_table_version",
+        )
+        .sort("zone", "hour_utc")
+    )

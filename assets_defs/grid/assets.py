@@ -5,12 +5,12 @@ import polars as pl
 
 from assets_defs.factories import raw_parquet_daily_asset
 from assets_defs.partitions import daily_partitions, single_run, window_of
-from assets_defs.resources import LakeResource, SiteResource
+from assets_defs.resources import EmissionFactorsResource, LakeResource, SiteResource
 from assets_defs.site.assets import sample_site_raw
 from ingest import raw_files
 from pipelines import lake
 from pipelines.carbon_intensity import hourly_intensity_with_gaps
-from pipelines.emission_factors import load_factor_table
+from pipelines.emission_factors import FACTOR_TABLE_VERSION
 
 GROUP = "grid"
 
@@ -39,24 +39,31 @@ day_ahead_prices = raw_parquet_daily_asset(
     deps=[grid_generation_mix],
     group_name=GROUP,
     kinds={"parquet", "polars"},
-    code_version="default-v1",
+    code_version=FACTOR_TABLE_VERSION,
     description="Production-based hourly carbon intensity, direct and lifecycle [g/kWh]; "
     "hours without generation data are flagged 'missing', never filled.",
 )
 def grid_carbon_intensity_hourly(
-    context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
+    context: dg.AssetExecutionContext,
+    lake_store: LakeResource,
+    site: SiteResource,
+    emission_factors: EmissionFactorsResource,
 ) -> dg.MaterializeResult:
     window = window_of(context)
     mix = lake.read_window(
         lake_store.root, "grid_generation_mix", window.start, window.end, [site.zone]
     )
-    version, factors = load_factor_table()
-    ci = hourly_intensity_with_gaps(mix, factors, version, site.zone, window.start, window.end)
+    version, factors, overrides = emission_factors.load()
+    ci = hourly_intensity_with_gaps(
+        mix, factors, version, site.zone, window.start, window.end, overrides
+    )
     lake.write_days(lake_store.root, "grid_carbon_intensity_hourly", ci, [site.zone], window.days)
     return dg.MaterializeResult(
         metadata={
             "hours": ci.height,
-            "missing_hours": ci.filter(pl.col("quality") != "complete").height,
+            "flagged_hours": ci.filter(pl.col("quality") != "complete").height,
             "factor_table_version": version,
-        }
+        },
+        # a new factor table gives a new data version, so downstream assets show as stale
+        data_version=dg.DataVersion(version),
     )

@@ -1,8 +1,13 @@
 """Checks on the grid assets."""
 
-from __future__ import annotations
+import dagster as dg
+import polars as pl
 
 from assets_defs.checks.contract_checks import ContractCheckSpec, build_contract_checks
+from assets_defs.partitions import window_of
+from assets_defs.resources import LakeResource
+from pipelines import lake
+from pipelines.emission_factors import largest_factors
 
 grid_generation_mix_checks = build_contract_checks(
     "grid_generation_mix",
@@ -24,12 +29,38 @@ day_ahead_prices_checks = build_contract_checks(
     ),
 )
 
+_MAX_DIRECT, _MAX_LIFECYCLE = largest_factors()
+
 grid_carbon_intensity_checks = build_contract_checks(
     "grid_carbon_intensity_hourly",
     ContractCheckSpec(
         dataset="grid_carbon_intensity_hourly",
-        ranges={"ci_direct_g_per_kwh": (0, 1200), "ci_lifecycle_g_per_kwh": (0, 1200)},
+        # an intensity is a weighted mean of factors: it can never leave [0, largest factor]
+        ranges={
+            "ci_direct_g_per_kwh": (0, _MAX_DIRECT),
+            "ci_lifecycle_g_per_kwh": (0, _MAX_LIFECYCLE),
+        },
         series=("zone", "basis"),
         interval_s=3600,
     ),
 )
+
+MAX_FLAGGED_SHARE = 0.05
+
+
+@dg.asset_check(
+    asset="grid_carbon_intensity_hourly",
+    description=f"At most {MAX_FLAGGED_SHARE:.0%} of the window's hours are flagged (missing or partial).",
+)
+def grid_carbon_intensity_flagged_share(
+    context: dg.AssetCheckExecutionContext, lake_store: LakeResource
+) -> dg.AssetCheckResult:
+    window = window_of(context.op_execution_context)
+    ci = lake.read_window(lake_store.root, "grid_carbon_intensity_hourly", window.start, window.end)
+    flagged = ci.filter(pl.col("quality") != "complete").height
+    share = flagged / ci.height if ci.height else 1.0
+    return dg.AssetCheckResult(
+        passed=share <= MAX_FLAGGED_SHARE,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"hours": ci.height, "flagged_hours": flagged, "flagged_share": share},
+    )

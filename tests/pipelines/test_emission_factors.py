@@ -69,3 +69,37 @@ def test_unknown_psr_type_is_an_error():
     )
     with pytest.raises(ValueError, match="B99"):
         factors_for(mix, factors)
+
+
+def test_germany_overrides_apply_only_to_their_zone_and_years():
+    from datetime import UTC, datetime
+
+    from pipelines.carbon_intensity import production_intensity
+    from pipelines.emission_factors import load_overrides
+
+    version, factors = load_factor_table()
+    o_version, overrides = load_overrides("de-v1")
+    assert o_version == "overrides-de-v1"
+    rows = []
+    for zone in ("DE_LU", "FR"):
+        for year in (2022, 2024):
+            rows.append((zone, datetime(year, 6, 1, 12, tzinfo=UTC), "B02", "generation", 100.0))
+    mix = pl.DataFrame(
+        rows, schema=["zone", "ts_utc", "production_type", "mode", "energy_mwh"], orient="row"
+    )
+    ci = production_intensity(mix, factors, f"{version}+{o_version}", overrides)
+    got = {
+        (r["zone"], r["hour_utc"].year): (r["ci_direct_g_per_kwh"], r["ci_lifecycle_g_per_kwh"])
+        for r in ci.iter_rows(named=True)
+    }
+    assert got[("DE_LU", 2024)] == (1080.40, 1140.40)
+    assert got[("DE_LU", 2022)] == (760, 820)  # no override in force: the default table
+    assert got[("FR", 2024)] == (760, 820)
+    assert set(ci["factor_table_version"]) == {"default-v1+overrides-de-v1"}
+    # in every year: lifecycle = direct + 60 for coal and + 120 for gas
+    diff = overrides.with_columns(
+        (pl.col("ci_lifecycle_g_per_kwh") - pl.col("ci_direct_g_per_kwh")).round(2).alias("d")
+    )
+    assert set(diff.filter(pl.col("mode") == "coal")["d"]) == {60.0} and set(
+        diff.filter(pl.col("mode") == "gas")["d"]
+    ) == {120.0}
