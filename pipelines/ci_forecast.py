@@ -1,0 +1,119 @@
+"""Day-ahead forecast of hourly grid carbon intensity, and its rolling-origin backtest.
+
+A gradient-boosting model (scikit-learn) on calendar features and lagged intensity:
+the same hour one, two and seven days before the target hour, and the mean of the last
+day. The baseline is persistence: yesterday's same hour. Both use the previous day's
+actuals as complete at issue time; a forecast for day D is issued on D-1 at 11:00 local.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+TARGET = "ci_lifecycle_g_per_kwh"
+LAGS_H = (24, 48, 168)
+FEATURES = ["hour", "weekday", "month", *(f"lag_{h}" for h in LAGS_H), "mean_prev_24"]
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """Rolling-origin backtest: mean absolute errors [gCO2eq/kWh] over ``days``."""
+
+    days: int
+    mae_model: float
+    mae_persistence: float
+
+    @property
+    def skill(self) -> float:
+        """1 − MAE_model / MAE_persistence: the share of the baseline's error removed."""
+        return 1 - self.mae_model / self.mae_persistence
+
+
+def features(hourly: pl.DataFrame, timezone: str = "Europe/Berlin") -> pl.DataFrame:
+    """Features for every hour of a contiguous hourly series (hour_utc, TARGET).
+
+    Gaps are made explicit first, so a lag never jumps over a missing hour.
+    """
+    full = (
+        pl.DataFrame(
+            {
+                "hour_utc": pl.datetime_range(
+                    hourly["hour_utc"].min(), hourly["hour_utc"].max(), "1h", eager=True
+                )
+            }
+        )
+        .with_columns(pl.col("hour_utc").dt.cast_time_unit("us"))
+        .join(hourly.select("hour_utc", TARGET), on="hour_utc", how="left")
+        .sort("hour_utc")
+    )
+    local = pl.col("hour_utc").dt.convert_time_zone(timezone)
+    return full.with_columns(
+        local.dt.hour().alias("hour"),
+        local.dt.weekday().alias("weekday"),
+        local.dt.month().alias("month"),
+        *(pl.col(TARGET).shift(h).alias(f"lag_{h}") for h in LAGS_H),
+        pl.col(TARGET).shift(24).rolling_mean(24).alias("mean_prev_24"),
+    )
+
+
+def _fit(train: pl.DataFrame) -> HistGradientBoostingRegressor:
+    rows = train.drop_nulls([TARGET, *FEATURES])
+    model = HistGradientBoostingRegressor(max_iter=150, learning_rate=0.08, random_state=0)
+    return model.fit(rows.select(FEATURES).to_numpy(), rows[TARGET].to_numpy())
+
+
+def forecast_day(hourly: pl.DataFrame, day: date, timezone: str = "Europe/Berlin") -> pl.DataFrame:
+    """Forecast the 24 UTC hours of ``day`` from the history before it.
+
+    Returns zone-less rows: hour_utc, issued_at_utc (11:00 local the day before),
+    TARGET [gCO2eq/kWh].
+    """
+    start = datetime.combine(day, time(0), ZoneInfo("UTC"))
+    history = hourly.filter(pl.col("hour_utc") < start)
+    target_hours = pl.DataFrame(
+        {
+            "hour_utc": pl.datetime_range(
+                start, start + timedelta(hours=23), "1h", eager=True
+            ).dt.cast_time_unit("us")
+        }
+    ).with_columns(pl.lit(None, dtype=pl.Float64).alias(TARGET))
+    feats = features(pl.concat([history.select("hour_utc", TARGET), target_hours]), timezone)
+    model = _fit(feats.filter(pl.col("hour_utc") < start))
+    rows = feats.filter(pl.col("hour_utc") >= start)
+    issued = datetime.combine(day - timedelta(days=1), time(11), ZoneInfo(timezone)).astimezone(
+        ZoneInfo("UTC")
+    )
+    return rows.select(
+        "hour_utc",
+        pl.lit(issued).cast(pl.Datetime("us", "UTC")).alias("issued_at_utc"),
+        pl.Series(TARGET, model.predict(rows.select(FEATURES).to_numpy())),
+    )
+
+
+def backtest(hourly: pl.DataFrame, days: list[date], timezone: str = "Europe/Berlin") -> Backtest:
+    """Rolling origin: for each day, fit on everything before it and forecast it."""
+    model_errors, baseline_errors = [], []
+    feats = features(hourly, timezone)
+    for day in days:
+        start = datetime.combine(day, time(0), ZoneInfo("UTC"))
+        actual = feats.filter(
+            (pl.col("hour_utc") >= start) & (pl.col("hour_utc") < start + timedelta(days=1))
+        )
+        actual = actual.drop_nulls([TARGET, "lag_24"])
+        if actual.is_empty():
+            continue
+        model = _fit(feats.filter(pl.col("hour_utc") < start))
+        predicted = model.predict(actual.select(FEATURES).to_numpy())
+        model_errors.append(np.abs(predicted - actual[TARGET].to_numpy()))
+        baseline_errors.append(np.abs(actual["lag_24"].to_numpy() - actual[TARGET].to_numpy()))
+    return Backtest(
+        days=len(model_errors),
+        mae_model=float(np.concatenate(model_errors).mean()),
+        mae_persistence=float(np.concatenate(baseline_errors).mean()),
+    )
