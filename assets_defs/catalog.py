@@ -27,6 +27,8 @@ LAKE_ASSETS = [
     grid_assets.grid_generation_mix,
     grid_assets.day_ahead_prices,
     grid_assets.grid_carbon_intensity_hourly,
+    grid_assets.grid_wind_solar_forecast,
+    grid_assets.grid_carbon_intensity_forecast,
 ]
 ASSETS = [*LAKE_ASSETS, build_warehouse_views(LAKE_ASSETS)]
 CHECKS = [
@@ -41,6 +43,7 @@ CHECKS = [
     grid_checks.day_ahead_prices_checks,
     grid_checks.grid_carbon_intensity_checks,
     grid_checks.grid_carbon_intensity_flagged_share,
+    grid_checks.grid_wind_solar_forecast_checks,
 ]
 JOBS = [daily_site_job, refresh_warehouse_job, meter_drop_job]
 SCHEDULES = [daily_site_schedule, refresh_warehouse_schedule]

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 PARTITIONS_START = "2025-01-01"
+PARTITIONS_START_DATE = date.fromisoformat(PARTITIONS_START)
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC")
 

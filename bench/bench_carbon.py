@@ -81,5 +81,31 @@ def main() -> None:
     )
 
 
+def forecast_backtest() -> None:
+    """Rolling-origin backtest of the day-ahead forecast on the sample year."""
+    from datetime import timedelta
+
+    from ingest.sample_site.grid_mix import wind_solar_forecast
+    from pipelines.ci_forecast import backtest, wind_solar_driver
+
+    version, factors = load_factor_table()
+    mix = grid_mix(date(2025, 1, 1), date(2026, 1, 1), 42)
+    ci = production_intensity(mix, factors, version)
+    days = [date(2025, 2, 1) + timedelta(days=7 * i) for i in range(46)]
+    start = time.perf_counter()
+    with_driver = backtest(ci, days, drivers=wind_solar_driver(wind_solar_forecast(mix, 42)))
+    without = backtest(ci, days)
+    took = time.perf_counter() - start
+    print(f"forecast backtest, {with_driver.days} origins (weekly, 24 h ahead), {took:.1f} s:")
+    print(f"  persistence (yesterday's same hour) MAE {with_driver.mae_persistence:6.1f} g/kWh")
+    print(
+        f"  model with wind/solar forecast      MAE {with_driver.mae_model:6.1f} g/kWh (skill {with_driver.skill:+.1%})"
+    )
+    print(
+        f"  model on calendar and lags only     MAE {without.mae_model:6.1f} g/kWh (skill {without.skill:+.1%})"
+    )
+
+
 if __name__ == "__main__":
     main()
+    forecast_backtest()

@@ -35,6 +35,10 @@ def _cmd_demo(args, settings) -> int:
     print(
         f"grid {g['zone']} ({g['mix']}): lifecycle intensity {g['annual_lifecycle_ci_g_per_kwh']} g/kWh, missing hours {g['missing_hours']}"
     )
+    print(
+        f"day-ahead intensity forecast: {g['forecast_hours']} hours, MAE {g['forecast_mae_g_per_kwh']} g/kWh "
+        f"(persistence {g['persistence_mae_g_per_kwh']})"
+    )
     sc = s["scope2_location_based_preliminary"]
     print(
         f"Scope 2 location-based (preliminary): {sc['t_co2e_direct']} t CO2e direct, {sc['t_co2e_lifecycle']} t CO2e lifecycle"

@@ -108,6 +108,7 @@ def summarize(settings: Settings) -> dict:
                 "grid_generation_mix",
                 "day_ahead_prices",
                 "grid_carbon_intensity_hourly",
+                "grid_carbon_intensity_forecast",
             )
         }
         energy = con.execute(
@@ -127,6 +128,16 @@ def summarize(settings: Settings) -> dict:
                    count(*) FILTER (WHERE c.quality <> 'complete')
             FROM grid_carbon_intensity_hourly c
             LEFT JOIN site_energy_hourly e ON e.hour_utc = c.hour_utc
+            """
+        ).fetchone()
+        fc = con.execute(
+            """
+            SELECT count(*),
+                   avg(abs(f.ci_lifecycle_g_per_kwh - a.ci_lifecycle_g_per_kwh)),
+                   avg(abs(y.ci_lifecycle_g_per_kwh - a.ci_lifecycle_g_per_kwh))
+            FROM grid_carbon_intensity_forecast f
+            JOIN grid_carbon_intensity_hourly a ON a.hour_utc = f.hour_utc AND a.zone = f.zone
+            JOIN grid_carbon_intensity_hourly y ON y.hour_utc = f.hour_utc - INTERVAL 1 DAY AND y.zone = f.zone
             """
         ).fetchone()
     keys = [
@@ -151,6 +162,9 @@ def summarize(settings: Settings) -> dict:
             "mix": "synthetic (sample site)",
             "annual_lifecycle_ci_g_per_kwh": round(ci[2] or 0.0, 1),
             "missing_hours": ci[3],
+            "forecast_hours": fc[0],
+            "forecast_mae_g_per_kwh": round(fc[1] or 0.0, 1),
+            "persistence_mae_g_per_kwh": round(fc[2] or 0.0, 1),
         },
         "scope2_location_based_preliminary": {
             "method": "hourly grid import x hourly production-based grid intensity; "

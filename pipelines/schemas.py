@@ -74,6 +74,20 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "price_eur_per_mwh": pl.Float64,
         "source": pl.String,
     },
+    "grid_wind_solar_forecast": {
+        "zone": pl.String,
+        "ts_utc": UTC_TS,
+        "production_type": pl.String,
+        "power_mw": pl.Float64,
+        "source": pl.String,
+    },
+    "grid_carbon_intensity_forecast": {
+        "zone": pl.String,
+        "hour_utc": UTC_TS,
+        "issued_at_utc": UTC_TS,
+        "ci_lifecycle_g_per_kwh": pl.Float64,
+        "model": pl.String,
+    },
     "grid_carbon_intensity_hourly": {
         "zone": pl.String,
         "hour_utc": UTC_TS,
@@ -113,6 +127,8 @@ KEYS: dict[str, list[str]] = {
     "grid_generation_mix": ["zone", "ts_utc", "production_type", "mode"],
     "day_ahead_prices": ["zone", "ts_utc", "interval_s"],
     "grid_carbon_intensity_hourly": ["zone", "hour_utc", "basis"],
+    "grid_wind_solar_forecast": ["zone", "ts_utc", "production_type"],
+    "grid_carbon_intensity_forecast": ["zone", "hour_utc", "issued_at_utc"],
     "fleet_vehicles": ["site_id", "vehicle_id"],
     "fleet_trips": ["site_id", "vehicle_id", "depart_utc"],
 }

@@ -29,6 +29,16 @@ day_ahead_prices_checks = build_contract_checks(
     ),
 )
 
+grid_wind_solar_forecast_checks = build_contract_checks(
+    "grid_wind_solar_forecast",
+    ContractCheckSpec(
+        dataset="grid_wind_solar_forecast",
+        ranges={"power_mw": (0, 300_000)},
+        series=("zone", "production_type"),
+        interval_s=3600,
+    ),
+)
+
 _MAX_DIRECT, _MAX_LIFECYCLE = largest_factors()
 
 grid_carbon_intensity_checks = build_contract_checks(

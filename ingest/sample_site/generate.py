@@ -42,6 +42,7 @@ class SampleSite:
     fleet_trips: pl.DataFrame
     grid_mix: pl.DataFrame
     day_ahead_prices: pl.DataFrame
+    wind_solar_forecast: pl.DataFrame
 
 
 def meter_registry(cfg: SiteConfig) -> pl.DataFrame:
@@ -164,4 +165,5 @@ def generate_site(cfg: SiteConfig) -> SampleSite:
         fleet_trips=trips,
         grid_mix=mix,
         day_ahead_prices=grid_mix.day_ahead_prices(mix, cfg.seed),
+        wind_solar_forecast=grid_mix.wind_solar_forecast(mix, cfg.seed),
     )

@@ -189,3 +189,30 @@ def day_ahead_prices(mix: pl.DataFrame, seed: int) -> pl.DataFrame:
         pl.Series("price_eur_per_mwh", np.round(price, 2)),
         pl.lit(SOURCE).alias("source"),
     )
+
+
+def wind_solar_forecast(mix: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """A synthetic day-ahead wind and solar forecast (the A69 product), from the mix.
+
+    Forecast = actual × a persistent multiplicative error: about 12 % for wind and
+    8 % for solar, as day-ahead forecasts typically miss. Columns: zone, ts_utc,
+    production_type, power_mw [MW], source.
+    """
+    rng = np.random.default_rng([seed, 23])
+    parts = []
+    for code, sigma in (("B16", 0.08), ("B18", 0.12), ("B19", 0.12)):
+        actual = mix.filter(
+            (pl.col("production_type") == code) & (pl.col("mode") == "generation")
+        ).sort("ts_utc")
+        shocks = rng.normal(0, sigma * 0.3, actual.height)
+        error = np.zeros(actual.height)
+        for i in range(1, actual.height):
+            error[i] = 0.9 * error[i - 1] + shocks[i]
+        power = actual["energy_mwh"].to_numpy() * 3600 / actual["interval_s"].to_numpy()
+        parts.append(
+            actual.select("zone", "ts_utc", "production_type").with_columns(
+                pl.Series("power_mw", np.round(np.clip(power * (1 + error), 0, None), 1)),
+                pl.lit(SOURCE).alias("source"),
+            )
+        )
+    return pl.concat(parts).sort("ts_utc", "production_type")

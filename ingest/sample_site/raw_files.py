@@ -70,6 +70,12 @@ def write_raw(
                 _parquet(_day(site.day_ahead_prices, "ts_utc", day)),
             )
         )
+        written.append(
+            _atomic(
+                raw_files.grid_file(raw_root, cfg.zone, day, "wind_solar_forecast"),
+                _parquet(_day(site.wind_solar_forecast, "ts_utc", day)),
+            )
+        )
     written.append(
         _atomic(
             raw_files.fleet_file(raw_root, cfg.site_id, "vehicles"), _parquet(site.fleet_vehicles)
