@@ -31,7 +31,26 @@ METERS = {
 
 @dataclass(frozen=True)
 class SampleSite:
-    """Everything the sample site delivers, as frames (see each module for columns)."""
+    """Everything the sample site delivers, as frames (all synthetic, timestamps UTC).
+
+    - ``meters``: site_id, meter_id, kind (grid_import, grid_export, pv, load),
+      description, max_power_w [W].
+    - ``meter_readings``: site_id, meter_id, ts_utc (interval start), interval_s (900),
+      energy_wh [Wh] ≥ 0, to 0.1 Wh. Grid meters close the balance of every interval
+      exactly: import − export = Σ loads + battery + chargers − PV.
+    - ``telemetry``: site_id, device_id, ts_utc, metric, value, unit; each sample is
+      the mean over the 15 minutes from ts_utc, so energy [Wh] = value × 0.25.
+      Metrics: ``battery-1`` ``power_w`` [W] (+ charging, − discharging) and
+      ``soc_pct`` [%] at the end of the interval; ``charger-1..N`` ``power_w`` [W]
+      (+ charging; no V2G in the baseline); ``pv-inverter-1`` ``power_w`` [W], the AC
+      output of the whole array, negative because it feeds the site bus (the sign
+      convention of the data contract).
+    - ``vampire_labels``: site_id, meter_id, start_utc, end_utc (exclusive),
+      excess_power_w [W]: the injected ground truth, for evaluation only.
+    - ``fleet_vehicles`` / ``fleet_trips``: see :mod:`ingest.sample_site.fleet`.
+    - ``grid_mix`` / ``day_ahead_prices``: see :mod:`ingest.sample_site.grid_mix`
+      (``source`` = ``synthetic``).
+    """
 
     config: SiteConfig
     meters: pl.DataFrame

@@ -119,9 +119,30 @@ def _year_mix(year: int, seed: int, load_scale: float) -> tuple[pl.DataFrame, np
     return mix, residual
 
 
+def _factors_covering(factors: pl.DataFrame, years: list[int]) -> pl.DataFrame:
+    """The table with every year-dependent factor (storage discharge) extended to ``years``
+    by its nearest year. Calibration only: the mix itself carries no factors, and the
+    carbon pipeline still refuses a year the table does not hold."""
+    dated = factors.filter(pl.col("year").is_not_null())
+    extra = []
+    for mode in sorted(set(dated["mode"])):
+        rows = dated.filter(pl.col("mode") == mode)
+        have = sorted(set(rows["year"]))
+        for year in years:
+            if year not in have:
+                nearest = min(have, key=lambda y: (abs(y - year), y))
+                extra.append(
+                    rows.filter(pl.col("year") == nearest).with_columns(
+                        pl.lit(year, dtype=pl.Int32).alias("year")
+                    )
+                )
+    return pl.concat([factors, *extra])
+
+
 def _annual_lifecycle(mix: pl.DataFrame) -> float:
     version, factors = load_factor_table()
-    ci = production_intensity(mix, factors, version)
+    years = sorted(set(mix["ts_utc"].dt.year()))
+    ci = production_intensity(mix, _factors_covering(factors, years), version)
     return float(
         (ci["ci_lifecycle_g_per_kwh"] * ci["generation_mwh"]).sum() / ci["generation_mwh"].sum()
     )
@@ -158,11 +179,37 @@ def grid_mix(start: date, end: date, seed: int, zone: str = "DE_LU") -> pl.DataF
     )
 
 
+def _price_noise(ts: pl.Series, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-variance noise for each hour of ``ts``: a persistent AR(1) term (about
+    two days' memory) and white noise, drawn per calendar year so an hour's value does
+    not depend on the period generated."""
+    drift = np.empty(len(ts))
+    noise = np.empty(len(ts))
+    years = ts.dt.year().to_numpy()
+    hour_of_year = ((ts.dt.ordinal_day() - 1) * 24 + ts.dt.hour()).to_numpy()
+    for year in np.unique(years):
+        rng = np.random.default_rng([seed, int(year), 11])
+        shocks = rng.normal(0, 1, 366 * 24)
+        ar = np.zeros(366 * 24)
+        for i in range(1, ar.size):
+            ar[i] = 0.98 * ar[i - 1] + shocks[i] * (1 - 0.98**2) ** 0.5
+        white = rng.normal(0, 1, 366 * 24)
+        at = years == year
+        drift[at], noise[at] = ar[hour_of_year[at]], white[hour_of_year[at]]
+    return drift, noise
+
+
 def day_ahead_prices(mix: pl.DataFrame, seed: int) -> pl.DataFrame:
     """Hourly prices from the mix: a merit-order curve on the fossil share.
 
     Cheap or negative when renewables cover the load, expensive when gas sets the
-    price. Columns: zone, ts_utc, interval_s (3600), price_eur_per_mwh, source.
+    price, with a scarcity premium when gas runs near its capacity (dark doldrums)
+    and a persistent fuel-and-market term. Levels follow DE_LU 2023–2025: a mean of
+    about 90 EUR/MWh, a few hundred negative hours, winter spikes of several hundred.
+    The noise of an hour depends only on ``seed`` and the hour, so every period
+    generated gives a day the same prices.
+
+    Columns: zone, ts_utc, interval_s (3600), price_eur_per_mwh [EUR/MWh], source.
     """
     gen = mix.filter(pl.col("mode") == "generation")
     hourly = (
@@ -177,10 +224,11 @@ def day_ahead_prices(mix: pl.DataFrame, seed: int) -> pl.DataFrame:
         )
         .sort("zone", "ts_utc")
     )
-    rng = np.random.default_rng([seed, 11])
     share = (hourly["fossil"] / hourly["total"]).to_numpy()
     gas_share = (hourly["gas"] / hourly["total"]).to_numpy()
-    price = -15 + 210 * share**1.4 + 120 * gas_share + rng.normal(0, 6, len(share))
+    scarcity = 300 * np.clip((hourly["gas"].to_numpy() / GAS_MAX_MW - 0.85) / 0.15, 0, None) ** 2
+    drift, noise = _price_noise(hourly["ts_utc"], seed)
+    price = -15 + 215 * share**1.4 + 120 * gas_share + scarcity + 10 * drift + 5 * noise
     price = np.where(share < 0.12, price - 40, price)
     return hourly.select(
         "zone",

@@ -46,44 +46,26 @@ def write_raw(
     cfg = site.config
     if days is None:
         days = [cfg.start + timedelta(days=i) for i in range((cfg.end - cfg.start).days)]
+    grid = {
+        "mix": site.grid_mix,
+        "prices": site.day_ahead_prices,
+        "wind_solar_forecast": site.wind_solar_forecast,
+    }
     written = []
     for day in days:
         if not (cfg.start <= day < cfg.end):
             continue
         meters = _day(site.meter_readings, "ts_utc", day).select("meter_id", "ts_utc", "energy_wh")
         written.append(_atomic(raw_files.meter_file(raw_root, cfg.site_id, day), _csv(meters)))
+        telemetry = _day(site.telemetry, "ts_utc", day)
         written.append(
-            _atomic(
-                raw_files.telemetry_file(raw_root, cfg.site_id, day),
-                _parquet(_day(site.telemetry, "ts_utc", day)),
-            )
+            _atomic(raw_files.telemetry_file(raw_root, cfg.site_id, day), _parquet(telemetry))
         )
-        written.append(
-            _atomic(
-                raw_files.grid_file(raw_root, cfg.zone, day, "mix"),
-                _parquet(_day(site.grid_mix, "ts_utc", day)),
-            )
-        )
-        written.append(
-            _atomic(
-                raw_files.grid_file(raw_root, cfg.zone, day, "prices"),
-                _parquet(_day(site.day_ahead_prices, "ts_utc", day)),
-            )
-        )
-        written.append(
-            _atomic(
-                raw_files.grid_file(raw_root, cfg.zone, day, "wind_solar_forecast"),
-                _parquet(_day(site.wind_solar_forecast, "ts_utc", day)),
-            )
-        )
-    written.append(
-        _atomic(
-            raw_files.fleet_file(raw_root, cfg.site_id, "vehicles"), _parquet(site.fleet_vehicles)
-        )
-    )
-    written.append(
-        _atomic(raw_files.fleet_file(raw_root, cfg.site_id, "trips"), _parquet(site.fleet_trips))
-    )
+        for kind, frame in grid.items():
+            path = raw_files.grid_file(raw_root, cfg.zone, day, kind)
+            written.append(_atomic(path, _parquet(_day(frame, "ts_utc", day))))
+    for kind, frame in {"vehicles": site.fleet_vehicles, "trips": site.fleet_trips}.items():
+        written.append(_atomic(raw_files.fleet_file(raw_root, cfg.site_id, kind), _parquet(frame)))
     labels = Path(raw_root) / "labels" / cfg.site_id / "vampire_events.parquet"
     written.append(_atomic(labels, _parquet(site.vampire_labels)))
     return written
