@@ -156,3 +156,71 @@ def get_generation(
     except NoMatchingDataError:
         return pl.DataFrame(schema=GENERATION_SCHEMA)
     return generation_frame(wide, zone)
+
+
+RESOLUTION_S = {"15min": 900, "30min": 1800, "60min": 3600}
+
+
+def _parse(parser, xml_text: str, what: str, *args):
+    try:
+        return parser(xml_text, *args)
+    except Exception as exc:  # entsoe-py raises bare exceptions on foreign documents
+        raise EntsoeDocumentError(f"not an {what} document ({type(exc).__name__}: {exc})") from exc
+
+
+def _series_frame(series: pd.Series, value_col: str) -> pl.DataFrame:
+    series = series.dropna()
+    series = series[~series.index.duplicated(keep="last")]
+    return pl.DataFrame(
+        {
+            "ts_utc": pl.Series(series.index.tz_convert("UTC")),
+            value_col: series.to_numpy(dtype=float),
+        }
+    ).with_columns(pl.col("ts_utc").dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
+
+
+def parse_prices_xml(xml_text: str, zone: str) -> pl.DataFrame:
+    """A44 day-ahead prices, every resolution the document holds (15- and 60-minute
+    series of one zone are kept side by side, told apart by ``interval_s``)."""
+    by_resolution = _parse(parsers.parse_prices, xml_text, "A44 price")
+    parts = [
+        _series_frame(series, "price_eur_per_mwh").with_columns(
+            pl.lit(zone).alias("zone"),
+            pl.lit(RESOLUTION_S[res], dtype=pl.Int32).alias("interval_s"),
+        )
+        for res, series in by_resolution.items()
+        if len(series)
+    ]
+    if not parts:
+        raise EntsoeDocumentError("the A44 document holds no price series")
+    return (
+        pl.concat(parts)
+        .with_columns(pl.lit("entsoe").alias("source"))
+        .select("zone", "ts_utc", "interval_s", "price_eur_per_mwh", "source")
+        .sort("interval_s", "ts_utc")
+    )
+
+
+def parse_load_xml(xml_text: str, zone: str) -> pl.DataFrame:
+    """A65 actual total load: zone, ts_utc, interval_s, load_mw [MW]."""
+    wide = _parse(parsers.parse_loads, xml_text, "A65 load", "A16")
+    series = wide.iloc[:, 0] if isinstance(wide, pd.DataFrame) else wide
+    frame = _series_frame(series, "load_mw")
+    return frame.with_columns(
+        pl.lit(zone).alias("zone"),
+        pl.lit(_resolution_s(series.dropna().index), dtype=pl.Int32).alias("interval_s"),
+    ).select("zone", "ts_utc", "interval_s", "load_mw")
+
+
+def parse_flows_xml(xml_text: str, zone_from: str, zone_to: str) -> pl.DataFrame:
+    """A11 physical flows from ``zone_from`` into ``zone_to``, hourly:
+    zone_from, zone_to, hour_utc, flow_mwh [MWh] (the mean MW of the hour × 1 h)."""
+    series = _parse(parsers.parse_crossborder_flows, xml_text, "A11 flow")
+    frame = _series_frame(series, "flow_mw")
+    return (
+        frame.group_by(pl.col("ts_utc").dt.truncate("1h").alias("hour_utc"), maintain_order=True)
+        .agg(pl.col("flow_mw").mean().alias("flow_mwh"))
+        .with_columns(pl.lit(zone_from).alias("zone_from"), pl.lit(zone_to).alias("zone_to"))
+        .select("zone_from", "zone_to", "hour_utc", "flow_mwh")
+        .sort("hour_utc")
+    )

@@ -35,13 +35,14 @@ def vehicles(cfg: SiteConfig) -> pl.DataFrame:
 def trips(cal: pl.DataFrame, cfg: SiteConfig, rng: np.random.Generator) -> pl.DataFrame:
     """Daily routes on working days (and a few Saturdays), in local time.
 
-    Departure 05:30–08:00, return 13:30–17:30 local; energy 35–95 kWh a route.
+    Departure 05:30–08:00, return 13:30–17:30 local; energy 35–95 kWh a route. Every
+    local day the calendar touches is planned, and only trips that depart inside the
+    calendar's UTC period are kept.
     """
-    days = (
-        cal.filter(pl.col("hour_local") == 0)
-        .select(pl.col("ts_local").dt.date().alias("day"), "weekday", "is_workday")
-        .unique("day", maintain_order=True)
+    days = cal.select(pl.col("ts_local").dt.date().alias("day"), "weekday", "is_workday").unique(
+        "day", keep="first", maintain_order=True
     )
+    period_start, period_end = cal["ts_utc"].min(), cal["ts_utc"].max() + timedelta(minutes=15)
     rows = []
     for vehicle in range(cfg.n_trucks):
         for day, weekday, workday in days.iter_rows():
@@ -74,6 +75,7 @@ def trips(cal: pl.DataFrame, cfg: SiteConfig, rng: np.random.Generator) -> pl.Da
             local("depart_h").alias("depart_utc"), local("arrive_h").alias("arrive_utc")
         )
         .drop_nulls(["depart_utc", "arrive_utc"])
+        .filter(pl.col("depart_utc").is_between(period_start, period_end, closed="left"))
         .select(
             "site_id",
             "vehicle_id",

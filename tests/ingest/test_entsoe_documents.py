@@ -151,3 +151,65 @@ def test_no_matching_data_is_an_empty_frame_not_an_error(tmp_path):
 def test_other_documents_are_refused_with_the_file_named(name):
     with pytest.raises(EntsoeDocumentError, match=name):
         read_generation_xml(DATA / name, "X")
+
+
+def test_prices_keep_15_and_60_minute_series_side_by_side():
+    from ingest.entsoe_documents import parse_prices_xml
+
+    prices = parse_prices_xml(
+        (DATA / "DE_LU_day_ahead_prices_A44_2021-01-01.xml").read_text(), "DE_LU"
+    )
+    hourly = prices.filter(pl.col("interval_s") == 3600)
+    quarter = prices.filter(pl.col("interval_s") == 900)
+    assert hourly.row(0, named=True)["price_eur_per_mwh"] == 50.87
+    assert hourly["ts_utc"][0] == datetime(2020, 12, 31, 23, tzinfo=UTC)
+    assert (hourly.height, quarter.height) == (48, 192)
+    assert prices.select("ts_utc", "interval_s").is_duplicated().sum() == 0
+    fr = parse_prices_xml((DATA / "FR_day_ahead_prices_A44.xml").read_text(), "FR")
+    assert fr.height == 48 and set(fr["interval_s"]) == {3600}
+
+
+def test_load_document_parses():
+    from ingest.entsoe_documents import parse_load_xml
+
+    load = parse_load_xml((DATA / "DK1_load_A65.xml").read_text(), "DK_1")
+    assert load.row(0, named=True)["load_mw"] == 3031.0
+    assert load["ts_utc"][0] == datetime(2023, 12, 28, 15, tzinfo=UTC)
+    assert set(load["interval_s"]) == {3600}
+
+
+def test_recorded_flows_drive_flow_tracing():
+    from ingest.entsoe_documents import parse_flows_xml
+    from pipelines.flow_tracing import consumption_intensity
+
+    imports = parse_flows_xml((DATA / "DK1_GB_flows_A11_imports.xml").read_text(), "GB", "DK_1")
+    exports = parse_flows_xml((DATA / "DK1_GB_flows_A11_exports.xml").read_text(), "DK_1", "GB")
+    flows = pl.concat([imports, exports])
+    assert imports.height == 44 and (flows["flow_mwh"] >= 0).all()
+    hours = flows["hour_utc"].unique().sort()
+    # illustrative mixes: DK1 windy at 100 g/kWh, GB at 300 g/kWh, 1,000 MWh each per hour
+    production = pl.concat(
+        [
+            pl.DataFrame(
+                {
+                    "zone": z,
+                    "hour_utc": hours,
+                    "generation_mwh": 1000.0,
+                    "ci_direct_g_per_kwh": ci / 2,
+                    "ci_lifecycle_g_per_kwh": float(ci),
+                    "factor_table_version": "v",
+                }
+            )
+            for z, ci in (("DK_1", 100), ("GB", 300))
+        ]
+    )
+    out = consumption_intensity(production, flows)
+    dk1 = out.filter(pl.col("zone") == "DK_1").join(imports, on="hour_utc")
+    dk1_out = dk1.join(
+        exports.select("hour_utc", pl.col("flow_mwh").alias("exported")), on="hour_utc"
+    )
+    # where DK1 imports from GB, its consumption mix is dirtier than its own generation
+    importing = dk1_out.filter(pl.col("flow_mwh") > 0)
+    assert (importing["ci_lifecycle_g_per_kwh"] > 100).all()
+    own_only = dk1_out.filter(pl.col("flow_mwh") == 0)["ci_lifecycle_g_per_kwh"]
+    assert own_only.len() > 0 and (own_only - 100).abs().max() < 1e-9
