@@ -25,6 +25,7 @@ LAKE_ASSETS = [
     site_assets.device_telemetry,
     site_assets.site_energy_hourly,
     grid_assets.grid_generation_mix,
+    grid_assets.grid_crossborder_flows,
     grid_assets.day_ahead_prices,
     grid_assets.grid_carbon_intensity_hourly,
     grid_assets.grid_wind_solar_forecast,

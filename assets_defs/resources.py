@@ -8,6 +8,7 @@ resources from its settings with :func:`build_resources`.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
@@ -72,9 +73,32 @@ class EmissionFactorsResource(dg.ConfigurableResource):
 
 
 class EntsoeResource(dg.ConfigurableResource):
-    """ENTSO-E access; without an API key the recorded documents are used."""
+    """ENTSO-E access through entsoe-py.
+
+    With ``api_key`` the client goes live. With ``recordings`` (documentType → recorded
+    XML file) the same client code runs offline on recorded documents. With neither,
+    the grid assets use the sample site's synthetic mix.
+    """
 
     api_key: str = ""
+    recordings: dict[str, str] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.api_key or self.recordings)
+
+    def client(self):
+        import requests
+
+        from ingest.entsoe_documents import RoutedRecordings, make_client
+
+        if self.api_key:
+            return make_client(self.api_key)
+        session = requests.Session()
+        session.mount(
+            "https://", RoutedRecordings({k: Path(v) for k, v in self.recordings.items()})
+        )
+        return make_client("recorded-documents", session=session)
 
 
 def build_resources(

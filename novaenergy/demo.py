@@ -97,6 +97,7 @@ def materialize_all(
 
 def summarize(settings: Settings) -> dict:
     """Headline figures read back through the warehouse views."""
+    zone = settings.grid_region.removeprefix("EU_ENTSOE_")
     with connect_read_only(settings.warehouse_path) as con:
         rows = {
             view: con.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
@@ -128,7 +129,9 @@ def summarize(settings: Settings) -> dict:
                    count(*) FILTER (WHERE c.quality <> 'complete')
             FROM grid_carbon_intensity_hourly c
             LEFT JOIN site_energy_hourly e ON e.hour_utc = c.hour_utc
-            """
+            WHERE c.zone = $zone AND c.basis = 'production'
+            """,
+            {"zone": zone},
         ).fetchone()
         fc = con.execute(
             """
@@ -136,8 +139,10 @@ def summarize(settings: Settings) -> dict:
                    avg(abs(f.ci_lifecycle_g_per_kwh - a.ci_lifecycle_g_per_kwh)),
                    avg(abs(y.ci_lifecycle_g_per_kwh - a.ci_lifecycle_g_per_kwh))
             FROM grid_carbon_intensity_forecast f
-            JOIN grid_carbon_intensity_hourly a ON a.hour_utc = f.hour_utc AND a.zone = f.zone
-            JOIN grid_carbon_intensity_hourly y ON y.hour_utc = f.hour_utc - INTERVAL 1 DAY AND y.zone = f.zone
+            JOIN grid_carbon_intensity_hourly a
+              ON a.hour_utc = f.hour_utc AND a.zone = f.zone AND a.basis = 'production'
+            JOIN grid_carbon_intensity_hourly y
+              ON y.hour_utc = f.hour_utc - INTERVAL 1 DAY AND y.zone = f.zone AND y.basis = 'production'
             """
         ).fetchone()
     keys = [

@@ -1,29 +1,110 @@
 """Grid assets: generation mix, day-ahead prices and hourly carbon intensity of the zone."""
 
 import dagster as dg
+import pandas as pd
 import polars as pl
+from entsoe.mappings import NEIGHBOURS
 
 from assets_defs.factories import raw_parquet_daily_asset
 from assets_defs.partitions import PARTITIONS_START_DATE, daily_partitions, single_run, window_of
-from assets_defs.resources import EmissionFactorsResource, LakeResource, SiteResource
+from assets_defs.resources import (
+    EmissionFactorsResource,
+    EntsoeResource,
+    LakeResource,
+    SiteResource,
+)
 from assets_defs.site.assets import sample_site_raw
 from ingest import raw_files
+from ingest.entsoe_documents import FLOW_SCHEMA, get_flows, get_generation
+from ingest.raw_files import read_parquet_files
 from pipelines import lake
 from pipelines.carbon_intensity import hourly_intensity_with_gaps
 from pipelines.ci_forecast import TARGET, forecast_days, wind_solar_driver
 from pipelines.emission_factors import FACTOR_TABLE_VERSION
+from pipelines.flow_tracing import consumption_intensity
+from pipelines.schemas import conform
 
 GROUP = "grid"
 MODEL_NAME = "hgbr-calendar-lags-windsolar-v1"
 
-grid_generation_mix = raw_parquet_daily_asset(
-    "grid_generation_mix",
-    entity=lambda site: site.zone,
-    raw_path=lambda root, zone, day: raw_files.grid_file(root, zone, day, "mix"),
+
+def _utc(day) -> pd.Timestamp:
+    return pd.Timestamp(day.isoformat(), tz="UTC")
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
     deps=[sample_site_raw],
     group_name=GROUP,
-    description="Generation per production type and hour of the site's bidding zone [MWh].",
+    kinds={"parquet", "polars"},
+    description="Generation per production type of the site's zone and its neighbours [MWh per "
+    "interval]: ENTSO-E A75 when ENTSOE_API_KEY (or recorded documents) is configured, else "
+    "the sample site's synthetic mix.",
 )
+def grid_generation_mix(
+    context: dg.AssetExecutionContext,
+    lake_store: LakeResource,
+    site: SiteResource,
+    entsoe: EntsoeResource,
+) -> dg.MaterializeResult:
+    window = window_of(context)
+    if not entsoe.enabled:
+        frame = read_parquet_files(
+            raw_files.grid_file(lake_store.raw_root, site.zone, d, "mix") for d in window.days
+        )
+        frame = conform(frame, "grid_generation_mix")
+        lake.write_days(lake_store.root, "grid_generation_mix", frame, [site.zone], window.days)
+        return dg.MaterializeResult(
+            metadata={"source": "sample site (synthetic)", "rows": frame.height}
+        )
+    client, counts = entsoe.client(), {}
+    for zone in [site.zone, *NEIGHBOURS.get(site.zone, [])]:
+        mix = get_generation(client, zone, _utc(window.start), _utc(window.end)).with_columns(
+            pl.lit("entsoe").alias("source")
+        )
+        mix = mix.filter(pl.col("ts_utc").dt.date().is_in(window.days))
+        lake.write_days(
+            lake_store.root,
+            "grid_generation_mix",
+            conform(mix, "grid_generation_mix"),
+            [zone],
+            window.days,
+        )
+        counts[zone] = mix.height
+    return dg.MaterializeResult(metadata={"source": "entsoe", "rows_per_zone": counts})
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    group_name=GROUP,
+    kinds={"parquet", "polars"},
+    description="Hourly physical flows between the site's zone and each neighbour [MWh] "
+    "(ENTSO-E A11); empty for the sample site, which has no neighbours.",
+)
+def grid_crossborder_flows(
+    context: dg.AssetExecutionContext,
+    lake_store: LakeResource,
+    site: SiteResource,
+    entsoe: EntsoeResource,
+) -> dg.MaterializeResult:
+    window = window_of(context)
+    parts = []
+    if entsoe.enabled:
+        client = entsoe.client()
+        for neighbour in NEIGHBOURS.get(site.zone, []):
+            for a, b in ((neighbour, site.zone), (site.zone, neighbour)):
+                parts.append(get_flows(client, a, b, _utc(window.start), _utc(window.end)))
+    flows = pl.concat(parts) if parts else pl.DataFrame(schema=FLOW_SCHEMA)
+    flows = flows.filter(pl.col("hour_utc").dt.date().is_in(window.days)).with_columns(
+        pl.lit(site.zone).alias("zone")
+    )
+    lake.write_days(lake_store.root, "grid_crossborder_flows", flows, [site.zone], window.days)
+    return dg.MaterializeResult(
+        metadata={"rows": flows.height, "source": "entsoe" if entsoe.enabled else "none"}
+    )
+
 
 day_ahead_prices = raw_parquet_daily_asset(
     "day_ahead_prices",
@@ -52,14 +133,27 @@ def grid_carbon_intensity_hourly(
     emission_factors: EmissionFactorsResource,
 ) -> dg.MaterializeResult:
     window = window_of(context)
-    mix = lake.read_window(
-        lake_store.root, "grid_generation_mix", window.start, window.end, [site.zone]
-    )
     version, factors, overrides = emission_factors.load()
-    ci = hourly_intensity_with_gaps(
-        mix, factors, version, site.zone, window.start, window.end, overrides
+    mix = lake.read_window(lake_store.root, "grid_generation_mix", window.start, window.end)
+    zones = sorted(set(mix["zone"].unique().to_list()) | {site.zone})
+    production = pl.concat(
+        [
+            hourly_intensity_with_gaps(
+                mix, factors, version, z, window.start, window.end, overrides
+            )
+            for z in zones
+        ]
     )
-    lake.write_days(lake_store.root, "grid_carbon_intensity_hourly", ci, [site.zone], window.days)
+    flows = lake.read_window(
+        lake_store.root, "grid_crossborder_flows", window.start, window.end, [site.zone]
+    )
+    parts = [production]
+    if flows.height:
+        known = production.filter(pl.col("quality") != "missing")
+        consumption = consumption_intensity(known, flows).filter(pl.col("zone") == site.zone)
+        parts.append(conform(consumption, "grid_carbon_intensity_hourly"))
+    ci = pl.concat(parts)
+    lake.write_days(lake_store.root, "grid_carbon_intensity_hourly", ci, zones, window.days)
     return dg.MaterializeResult(
         metadata={
             "hours": ci.height,
@@ -101,7 +195,7 @@ def grid_carbon_intensity_forecast(
         window.end,
         [site.zone],
     )
-    history = history.filter(pl.col("quality") == "complete")
+    history = history.filter((pl.col("quality") == "complete") & (pl.col("basis") == "production"))
     drivers = wind_solar_driver(
         lake.read_window(
             lake_store.root,
