@@ -277,3 +277,44 @@ class RoutedRecordings(requests.adapters.BaseAdapter):
 
     def close(self):
         pass
+
+
+def _areas_by_code() -> dict[str, list[str]]:
+    from entsoe.mappings import Area
+
+    areas: dict[str, list[str]] = {}
+    for area in Area:
+        areas.setdefault(area.code, []).append(area.name)
+    return areas
+
+
+def document_zones(xml_text: str, tag: str) -> list[list[str]]:
+    """Area names (entsoe-py's ``Area``) of every ``<tag>`` EIC code in a document, in order
+    of appearance; one EIC code may name several areas (e.g. DE_LU and DE_AT_LU)."""
+    import re
+
+    areas = _areas_by_code()
+    codes = re.findall(rf"<{re.escape(tag)}[^>]*>([^<]+)</{re.escape(tag)}>", xml_text)
+    return [areas.get(code.strip(), [code.strip()]) for code in codes]
+
+
+def generation_zone(xml_text: str, preferred: str | None = None) -> str:
+    """The bidding zone an A75 document reports, from its ``inBiddingZone_Domain``."""
+    found = document_zones(xml_text, "inBiddingZone_Domain.mRID")
+    if not found:
+        raise EntsoeDocumentError("no inBiddingZone_Domain in the document: not an A75 document")
+    names = found[0]
+    return preferred if preferred in names else names[0]
+
+
+def read_flows_xml(path: str | Path) -> pl.DataFrame:
+    """A recorded A11 document, its direction read from ``out_Domain`` → ``in_Domain``."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    into, out_of = document_zones(text, "in_Domain.mRID"), document_zones(text, "out_Domain.mRID")
+    if not into or not out_of:
+        raise EntsoeDocumentError(f"{path}: no in_Domain/out_Domain: not an A11 flow document")
+    try:
+        return parse_flows_xml(text, out_of[0][0], into[0][0])
+    except EntsoeDocumentError as exc:
+        raise EntsoeDocumentError(f"{path}: {exc}") from exc

@@ -85,42 +85,81 @@ def _cmd_ingest_meters(args, settings) -> int:
 
 
 def _cmd_carbon(args, settings) -> int:
-    from ingest.entsoe_documents import EntsoeDocumentError, read_generation_xml
+    import polars as pl
+
+    from ingest.entsoe_documents import (
+        EntsoeDocumentError,
+        generation_zone,
+        read_flows_xml,
+        read_generation_xml,
+    )
     from pipelines.carbon_intensity import production_intensity
     from pipelines.emission_factors import load_factor_table
+    from pipelines.flow_tracing import consumption_intensity
 
-    for path in [args.entsoe_xml, *([args.factors] if args.factors else [])]:
+    documents, flow_files = args.entsoe_xml, [f for group in (args.flows or []) for f in group]
+    for path in [*documents, *flow_files, *([args.factors] if args.factors else [])]:
         if not Path(path).is_file():
             raise BadInput(f"{path}: no such file")
     try:
-        mix = read_generation_xml(args.entsoe_xml, args.zone)
+        mixes = []
+        for path in documents:
+            # one document: it is the zone asked for; several: each names its own zone
+            zone = (
+                args.zone
+                if len(documents) == 1
+                else generation_zone(Path(path).read_text(), args.zone)
+            )
+            mixes.append(read_generation_xml(path, zone))
+        flows = pl.concat([read_flows_xml(f) for f in flow_files]) if flow_files else None
     except EntsoeDocumentError as exc:
         raise BadInput(str(exc)) from exc
-    if mix.is_empty():
-        raise BadInput(f"{args.entsoe_xml}: the document holds no generation time series")
+    mix = pl.concat(mixes)
+    if mix.filter(pl.col("zone") == args.zone).is_empty():
+        raise BadInput(f"no generation time series for zone {args.zone} in {documents}")
     try:
         version, factors = load_factor_table(args.factors)
     except Exception as exc:
         raise BadInput(
             f"{args.factors}: not a factor table ({exc}); see pipelines/data/emission_factors_default_v1.csv"
         ) from exc
-    ci = production_intensity(mix, factors, version)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    ci.select(
+    production = production_intensity(mix, factors, version)
+    ci = production.filter(pl.col("zone") == args.zone)
+    columns = [
         "hour_utc",
         "ci_direct_g_per_kwh",
         "ci_lifecycle_g_per_kwh",
         "generation_mwh",
         "quality",
         "factor_table_version",
-    ).write_csv(out, datetime_format="%Y-%m-%dT%H:%M:%SZ", float_precision=4)
+    ]
+    if flows is not None:
+        consumption = consumption_intensity(production, flows).filter(pl.col("zone") == args.zone)
+        ci = ci.join(
+            consumption.select(
+                "hour_utc",
+                pl.col("ci_direct_g_per_kwh").alias("ci_consumption_direct_g_per_kwh"),
+                pl.col("ci_lifecycle_g_per_kwh").alias("ci_consumption_lifecycle_g_per_kwh"),
+                pl.col("quality").alias("quality_consumption"),
+            ),
+            on="hour_utc",
+            how="left",
+        )
+        columns += [
+            "ci_consumption_direct_g_per_kwh",
+            "ci_consumption_lifecycle_g_per_kwh",
+            "quality_consumption",
+        ]
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ci.select(columns).write_csv(out, datetime_format="%Y-%m-%dT%H:%M:%SZ", float_precision=4)
     weights = ci["generation_mwh"]
     print(
         f"{args.zone}: {ci.height} hours, {ci.filter(ci['quality'] != 'complete').height} flagged; "
         f"energy-weighted mean {(ci['ci_direct_g_per_kwh'] * weights).sum() / weights.sum():.2f} direct / "
         f"{(ci['ci_lifecycle_g_per_kwh'] * weights).sum() / weights.sum():.2f} lifecycle g/kWh "
-        f"(factors {version}); wrote {out}"
+        f"(factors {version}){'; consumption-based columns from ' + str(len(flow_files)) + ' flow documents' if flows is not None else ''}; "
+        f"wrote {out}"
     )
     return 0
 
@@ -147,7 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
         "carbon", help="hourly carbon intensity from a recorded ENTSO-E A75 document"
     )
     carbon.add_argument(
-        "--entsoe-xml", required=True, help="A75 actual generation per production type"
+        "--entsoe-xml",
+        required=True,
+        action="append",
+        help="A75 actual generation per production type; repeat for neighbours (their zone is read from the document)",
+    )
+    carbon.add_argument(
+        "--flows",
+        nargs="+",
+        action="append",
+        help="A11 physical flow documents (direction read from the document): adds consumption-based columns",
     )
     carbon.add_argument(
         "--zone", required=True, help="bidding zone or area code written to the output"
