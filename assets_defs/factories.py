@@ -5,9 +5,11 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
+import polars as pl
 
 from assets_defs.partitions import daily_partitions, single_run, window_of
-from assets_defs.resources import LakeResource, SiteResource
+from assets_defs.resources import EntsoeResource, LakeResource, SiteResource
 from ingest.raw_files import read_parquet_files
 from pipelines import lake
 from pipelines.schemas import conform
@@ -20,11 +22,14 @@ def raw_parquet_daily_asset(
     deps: list,
     group_name: str,
     description: str,
+    fetch: Callable | None = None,
 ) -> dg.AssetsDefinition:
-    """A daily asset that lands raw Parquet source files into the lake dataset ``name``.
+    """A daily asset that lands source data into the lake dataset ``name``.
 
     For every UTC day of the run's window it reads ``raw_path(raw_root, entity, day)``,
-    conforms the rows to the contract schema and replaces the day's partition.
+    or, when ENTSO-E access is configured and ``fetch(client, entity, start, end)`` is
+    given, asks entsoe-py's client; it conforms the rows to the contract schema and
+    replaces the day's partition.
     """
 
     @dg.asset(
@@ -37,11 +42,19 @@ def raw_parquet_daily_asset(
         kinds={"parquet", "polars"},
     )
     def _asset(
-        context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
+        context: dg.AssetExecutionContext,
+        lake_store: LakeResource,
+        site: SiteResource,
+        entsoe: EntsoeResource,
     ) -> dg.MaterializeResult:
         window = window_of(context)
         ent = entity(site)
-        frame = read_parquet_files(raw_path(lake_store.raw_root, ent, d) for d in window.days)
+        if fetch is not None and entsoe.enabled:
+            start, end = (pd.Timestamp(d.isoformat(), tz="UTC") for d in (window.start, window.end))
+            frame = fetch(entsoe.client(), ent, start, end)
+            frame = frame.filter(pl.col(lake.PARTITIONING[name][1]).dt.date().is_in(window.days))
+        else:
+            frame = read_parquet_files(raw_path(lake_store.raw_root, ent, d) for d in window.days)
         frame = conform(frame, name)
         written = lake.write_days(lake_store.root, name, frame, [ent], window.days)
         return dg.MaterializeResult(

@@ -318,3 +318,56 @@ def read_flows_xml(path: str | Path) -> pl.DataFrame:
         return parse_flows_xml(text, out_of[0][0], into[0][0])
     except EntsoeDocumentError as exc:
         raise EntsoeDocumentError(f"{path}: {exc}") from exc
+
+
+def get_day_ahead_prices(
+    client: EntsoePandasClient, zone: str, start: pd.Timestamp, end: pd.Timestamp
+) -> pl.DataFrame:
+    """A44 day-ahead (SDAC) prices through the client, every resolution kept apart.
+
+    entsoe-py's pandas-level ``query_day_ahead_prices`` resamples a document holding
+    15- and 60-minute series into one hourly series by taking the first value, which
+    mixes the two; so the raw query is used with entsoe-py's parser per resolution.
+    """
+    from entsoe import EntsoeRawClient
+    from entsoe.mappings import lookup_area
+
+    area = lookup_area(zone)
+    try:
+        text = EntsoeRawClient.query_day_ahead_prices(
+            client,
+            area,
+            start=start,
+            end=end,
+            offset=0,
+            sequence=1 if area.name in ("DE_LU", "AT") else None,
+        )
+    except NoMatchingDataError:
+        return pl.DataFrame(
+            schema={
+                "zone": pl.String,
+                "ts_utc": pl.Datetime("us", "UTC"),
+                "interval_s": pl.Int32,
+                "price_eur_per_mwh": pl.Float64,
+                "source": pl.String,
+            }
+        )
+    prices = parse_prices_xml(text, zone)
+    return prices.filter(
+        pl.col("ts_utc").is_between(start.to_pydatetime(), end.to_pydatetime(), closed="left")
+    )
+
+
+def get_wind_solar_forecast(
+    client: EntsoePandasClient, zone: str, start: pd.Timestamp, end: pd.Timestamp
+) -> pl.DataFrame:
+    """A69 day-ahead wind and solar forecast through the client:
+    zone, ts_utc, production_type, power_mw, source."""
+    try:
+        wide = client.query_wind_and_solar_forecast(zone, start=start, end=end)
+    except NoMatchingDataError:
+        wide = pd.DataFrame()
+    frame = generation_frame(wide, zone)
+    return frame.select("zone", "ts_utc", "production_type", "power_mw").with_columns(
+        pl.lit("entsoe").alias("source")
+    )

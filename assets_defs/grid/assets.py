@@ -15,7 +15,13 @@ from assets_defs.resources import (
 )
 from assets_defs.site.assets import sample_site_raw
 from ingest import raw_files
-from ingest.entsoe_documents import FLOW_SCHEMA, get_flows, get_generation
+from ingest.entsoe_documents import (
+    FLOW_SCHEMA,
+    get_day_ahead_prices,
+    get_flows,
+    get_generation,
+    get_wind_solar_forecast,
+)
 from ingest.raw_files import read_parquet_files
 from pipelines import lake
 from pipelines.carbon_intensity import hourly_intensity_with_gaps
@@ -112,6 +118,7 @@ day_ahead_prices = raw_parquet_daily_asset(
     raw_path=lambda root, zone, day: raw_files.grid_file(root, zone, day, "prices"),
     deps=[sample_site_raw],
     group_name=GROUP,
+    fetch=get_day_ahead_prices,
     description="Day-ahead prices of the site's bidding zone [EUR/MWh].",
 )
 
@@ -171,6 +178,7 @@ grid_wind_solar_forecast = raw_parquet_daily_asset(
     raw_path=lambda root, zone, day: raw_files.grid_file(root, zone, day, "wind_solar_forecast"),
     deps=[sample_site_raw],
     group_name=GROUP,
+    fetch=get_wind_solar_forecast,
     description="Day-ahead wind and solar generation forecast of the zone [MW] (ENTSO-E A69).",
 )
 

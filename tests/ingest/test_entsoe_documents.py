@@ -213,3 +213,21 @@ def test_recorded_flows_drive_flow_tracing():
     assert (importing["ci_lifecycle_g_per_kwh"] > 100).all()
     own_only = dk1_out.filter(pl.col("flow_mwh") == 0)["ci_lifecycle_g_per_kwh"]
     assert own_only.len() > 0 and (own_only - 100).abs().max() < 1e-9
+
+
+def test_client_prices_keep_the_sdac_hourly_series_apart_from_the_quarter_hours():
+    from ingest.entsoe_documents import get_day_ahead_prices
+
+    client = make_client(
+        "offline-no-key",
+        session=recorded_session(DATA / "DE_LU_day_ahead_prices_A44_2021-01-01.xml"),
+    )
+    start, end = (
+        pd.Timestamp("2020-12-31 23:00", tz="UTC"),
+        pd.Timestamp("2021-01-01 23:00", tz="UTC"),
+    )
+    prices = get_day_ahead_prices(client, "DE_LU", start, end)
+    hourly = prices.filter(pl.col("interval_s") == 3600)
+    assert hourly["price_eur_per_mwh"][0] == 50.87  # the SDAC first hour, not a quarter-hour value
+    assert (hourly.height, prices.filter(pl.col("interval_s") == 900).height) == (24, 96)
+    assert prices["ts_utc"].max() < end.to_pydatetime()
