@@ -29,6 +29,7 @@ LAKE_ASSETS = [
     grid_assets.day_ahead_prices,
     grid_assets.grid_carbon_intensity_hourly,
     grid_assets.grid_wind_solar_forecast,
+    grid_assets.grid_load,
     grid_assets.grid_carbon_intensity_forecast,
 ]
 ASSETS = [*LAKE_ASSETS, build_warehouse_views(LAKE_ASSETS)]
@@ -45,6 +46,7 @@ CHECKS = [
     grid_checks.grid_carbon_intensity_checks,
     grid_checks.grid_carbon_intensity_flagged_share,
     grid_checks.grid_wind_solar_forecast_checks,
+    grid_checks.grid_load_checks,
 ]
 JOBS = [daily_site_job, refresh_warehouse_job, meter_drop_job]
 SCHEDULES = [daily_site_schedule, refresh_warehouse_schedule]

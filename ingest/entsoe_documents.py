@@ -371,3 +371,32 @@ def get_wind_solar_forecast(
     return frame.select("zone", "ts_utc", "production_type", "power_mw").with_columns(
         pl.lit("entsoe").alias("source")
     )
+
+
+def get_load(
+    client: EntsoePandasClient, zone: str, start: pd.Timestamp, end: pd.Timestamp
+) -> pl.DataFrame:
+    """A65 actual total load through the client: zone, ts_utc, interval_s, load_mw, source."""
+    try:
+        wide = client.query_load(zone, start=start, end=end)
+    except NoMatchingDataError:
+        return pl.DataFrame(schema=LOAD_SCHEMA)
+    series = wide.iloc[:, 0] if isinstance(wide, pd.DataFrame) else wide
+    return (
+        _series_frame(series, "load_mw")
+        .with_columns(
+            pl.lit(zone).alias("zone"),
+            pl.lit(_resolution_s(series.dropna().index), dtype=pl.Int32).alias("interval_s"),
+            pl.lit("entsoe").alias("source"),
+        )
+        .select(list(LOAD_SCHEMA))
+    )
+
+
+LOAD_SCHEMA = {
+    "zone": pl.String,
+    "ts_utc": pl.Datetime("us", "UTC"),
+    "interval_s": pl.Int32,
+    "load_mw": pl.Float64,
+    "source": pl.String,
+}

@@ -38,6 +38,7 @@ PARTITIONING: dict[str, tuple[str, str | None]] = {
     "grid_carbon_intensity_hourly": ("zone", "hour_utc"),
     "grid_wind_solar_forecast": ("zone", "ts_utc"),
     "grid_crossborder_flows": ("zone", "hour_utc"),
+    "grid_load": ("zone", "ts_utc"),
     "grid_carbon_intensity_forecast": ("zone", "hour_utc"),
     "fleet_vehicles": ("site_id", None),
     "fleet_trips": ("site_id", None),

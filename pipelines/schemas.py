@@ -74,6 +74,13 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "price_eur_per_mwh": pl.Float64,
         "source": pl.String,
     },
+    "grid_load": {
+        "zone": pl.String,
+        "ts_utc": UTC_TS,
+        "interval_s": pl.Int32,
+        "load_mw": pl.Float64,
+        "source": pl.String,
+    },
     "grid_crossborder_flows": {
         "zone": pl.String,
         "zone_from": pl.String,
@@ -136,6 +143,7 @@ KEYS: dict[str, list[str]] = {
     "grid_carbon_intensity_hourly": ["zone", "hour_utc", "basis"],
     "grid_wind_solar_forecast": ["zone", "ts_utc", "production_type"],
     "grid_crossborder_flows": ["zone_from", "zone_to", "hour_utc"],
+    "grid_load": ["zone", "ts_utc", "interval_s"],
     "grid_carbon_intensity_forecast": ["zone", "hour_utc", "issued_at_utc"],
     "fleet_vehicles": ["site_id", "vehicle_id"],
     "fleet_trips": ["site_id", "vehicle_id", "depart_utc"],

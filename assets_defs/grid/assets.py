@@ -20,6 +20,7 @@ from ingest.entsoe_documents import (
     get_day_ahead_prices,
     get_flows,
     get_generation,
+    get_load,
     get_wind_solar_forecast,
 )
 from ingest.raw_files import read_parquet_files
@@ -238,3 +239,14 @@ def grid_carbon_intensity_forecast(
             (scored["persistence"] - scored["actual"]).abs().mean()
         )
     return dg.MaterializeResult(metadata=metadata)
+
+
+grid_load = raw_parquet_daily_asset(
+    "grid_load",
+    entity=lambda site: site.zone,
+    raw_path=lambda root, zone, day: raw_files.grid_file(root, zone, day, "load"),
+    deps=[sample_site_raw],
+    group_name=GROUP,
+    fetch=get_load,
+    description="Actual total load of the zone [MW] (ENTSO-E A65).",
+)

@@ -39,6 +39,16 @@ grid_wind_solar_forecast_checks = build_contract_checks(
     ),
 )
 
+grid_load_checks = build_contract_checks(
+    "grid_load",
+    ContractCheckSpec(
+        dataset="grid_load",
+        ranges={"load_mw": (0, 500_000)},
+        series=("zone", "interval_s"),
+        interval_s=3600,
+    ),
+)
+
 _MAX_DIRECT, _MAX_LIFECYCLE = largest_factors()
 
 grid_carbon_intensity_checks = build_contract_checks(

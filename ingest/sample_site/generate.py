@@ -62,6 +62,7 @@ class SampleSite:
     grid_mix: pl.DataFrame
     day_ahead_prices: pl.DataFrame
     wind_solar_forecast: pl.DataFrame
+    grid_load: pl.DataFrame
 
 
 def meter_registry(cfg: SiteConfig) -> pl.DataFrame:
@@ -185,4 +186,5 @@ def generate_site(cfg: SiteConfig) -> SampleSite:
         grid_mix=mix,
         day_ahead_prices=grid_mix.day_ahead_prices(mix, cfg.seed),
         wind_solar_forecast=grid_mix.wind_solar_forecast(mix, cfg.seed),
+        grid_load=grid_mix.grid_load(cfg.start, cfg.end, cfg.seed, cfg.zone),
     )

@@ -11,6 +11,7 @@ start, so every day of a year sees the same mix whatever period is generated.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -116,7 +117,8 @@ def _year_mix(year: int, seed: int, load_scale: float) -> tuple[pl.DataFrame, np
     mix = pl.concat(frames).with_columns(
         pl.lit("DE_LU").alias("zone"), pl.lit(SOURCE).alias("source")
     )
-    return mix, residual
+    load_frame = pl.DataFrame({"ts_utc": ts, "load_mw": np.round(load, 1)})
+    return mix, load_frame
 
 
 def _factors_covering(factors: pl.DataFrame, years: list[int]) -> pl.DataFrame:
@@ -148,8 +150,8 @@ def _annual_lifecycle(mix: pl.DataFrame) -> float:
     )
 
 
-def calibrated_year_mix(year: int, seed: int) -> pl.DataFrame:
-    """The year's hourly mix with the load level bisected to hit 381 g/kWh lifecycle."""
+@lru_cache(maxsize=8)
+def _calibrated_year(year: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     lo, hi = 0.7, 1.6
     for _ in range(18):
         mid = (lo + hi) / 2
@@ -157,7 +159,32 @@ def calibrated_year_mix(year: int, seed: int) -> pl.DataFrame:
             lo = mid
         else:
             hi = mid
-    return _year_mix(year, seed, (lo + hi) / 2)[0]
+    return _year_mix(year, seed, (lo + hi) / 2)
+
+
+def calibrated_year_mix(year: int, seed: int) -> pl.DataFrame:
+    """The year's hourly mix with the load level bisected to hit 381 g/kWh lifecycle."""
+    return _calibrated_year(year, seed)[0]
+
+
+def _years(start: date, end: date) -> range:
+    return range(start.year, (end.year if end.month == 1 and end.day == 1 else end.year + 1))
+
+
+def grid_load(start: date, end: date, seed: int, zone: str = "DE_LU") -> pl.DataFrame:
+    """The synthetic zone's hourly total load behind the calibrated mix (the A65
+    product): zone, ts_utc, interval_s, load_mw [MW], source."""
+    load = pl.concat([_calibrated_year(y, seed)[1] for y in _years(start, end)])
+    return (
+        load.filter(pl.col("ts_utc").dt.date().is_between(start, end, closed="left"))
+        .with_columns(
+            pl.lit(zone).alias("zone"),
+            pl.col("ts_utc").dt.cast_time_unit("us"),
+            pl.lit(3600, dtype=pl.Int32).alias("interval_s"),
+            pl.lit(SOURCE).alias("source"),
+        )
+        .select("zone", "ts_utc", "interval_s", "load_mw", "source")
+    )
 
 
 def grid_mix(start: date, end: date, seed: int, zone: str = "DE_LU") -> pl.DataFrame:
@@ -165,8 +192,7 @@ def grid_mix(start: date, end: date, seed: int, zone: str = "DE_LU") -> pl.DataF
 
     Columns: zone, ts_utc, production_type, mode, energy_mwh [MWh], source.
     """
-    years = range(start.year, (end.year if end.month == 1 and end.day == 1 else end.year + 1))
-    mix = pl.concat([calibrated_year_mix(y, seed) for y in years])
+    mix = pl.concat([calibrated_year_mix(y, seed) for y in _years(start, end)])
     return (
         mix.filter(pl.col("ts_utc").dt.date().is_between(start, end, closed="left"))
         .with_columns(

@@ -50,6 +50,7 @@ def write_raw(
         "mix": site.grid_mix,
         "prices": site.day_ahead_prices,
         "wind_solar_forecast": site.wind_solar_forecast,
+        "load": site.grid_load,
     }
     written = []
     for day in days:

@@ -231,3 +231,17 @@ def test_client_prices_keep_the_sdac_hourly_series_apart_from_the_quarter_hours(
     assert hourly["price_eur_per_mwh"][0] == 50.87  # the SDAC first hour, not a quarter-hour value
     assert (hourly.height, prices.filter(pl.col("interval_s") == 900).height) == (24, 96)
     assert prices["ts_utc"].max() < end.to_pydatetime()
+
+
+def test_client_load_on_the_recorded_a65_document():
+    from ingest.entsoe_documents import get_load
+
+    client = make_client("offline-no-key", session=recorded_session(DATA / "DK1_load_A65.xml"))
+    load = get_load(
+        client,
+        "DK_1",
+        pd.Timestamp("2023-12-28 15:00", tz="UTC"),
+        pd.Timestamp("2023-12-29", tz="UTC"),
+    )
+    assert load.row(0, named=True)["load_mw"] == 3031.0
+    assert set(load["interval_s"]) == {3600} and set(load["source"]) == {"entsoe"}
