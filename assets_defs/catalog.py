@@ -47,6 +47,7 @@ CHECKS = [
     grid_checks.grid_carbon_intensity_flagged_share,
     grid_checks.grid_wind_solar_forecast_checks,
     grid_checks.grid_load_checks,
+    grid_checks.grid_crossborder_flows_checks,
 ]
 JOBS = [daily_site_job, refresh_warehouse_job, meter_drop_job]
 SCHEDULES = [daily_site_schedule, refresh_warehouse_schedule]

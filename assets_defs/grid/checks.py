@@ -39,6 +39,16 @@ grid_wind_solar_forecast_checks = build_contract_checks(
     ),
 )
 
+grid_crossborder_flows_checks = build_contract_checks(
+    "grid_crossborder_flows",
+    ContractCheckSpec(
+        dataset="grid_crossborder_flows",
+        ranges={"flow_mwh": (0, 50_000)},
+        series=("zone_from", "zone_to"),
+        interval_s=3600,
+    ),
+)
+
 grid_load_checks = build_contract_checks(
     "grid_load",
     ContractCheckSpec(
