@@ -25,13 +25,20 @@ CONFLICT_REASON = "conflicts with stored reading"
 
 @dataclass(frozen=True)
 class LandingReport:
-    """Counts of one landed file. ``rows_in == accepted + quarantined + duplicates_ignored``."""
+    """Counts of one landed file:
+    ``rows_in + spread_intervals_added == accepted + quarantined + duplicates_ignored``.
+
+    A cumulative difference over k intervals becomes k ``estimated_spread`` readings
+    from one input row; ``spread_intervals_added`` counts the extra k − 1, so without
+    cumulative gaps it is 0 and every input row is accounted for exactly once.
+    """
 
     source: str
     rows_in: int
     accepted: int
     quarantined: int
     duplicates_ignored: int
+    spread_intervals_added: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
     partitions: tuple[tuple[str, date], ...] = ()
@@ -40,6 +47,11 @@ class LandingReport:
         lines = [
             f"{self.source}: {self.rows_in} rows in, {self.accepted} accepted, "
             f"{self.quarantined} quarantined, {self.duplicates_ignored} duplicates ignored"
+            + (
+                f" ({self.spread_intervals_added} more intervals estimated from spread register differences)"
+                if self.spread_intervals_added
+                else ""
+            )
         ]
         lines += [f"  quarantined {n:>6} x {reason}" for reason, n in sorted(self.reasons.items())]
         return "\n".join(lines)
@@ -61,7 +73,13 @@ REASON_FAMILIES = (
     "unknown register type",
     "conflicting duplicate",
     CONFLICT_REASON,
-    "cumulative register baseline",
+    "cumulative baseline",
+    "missing meter_id",
+    "ambiguous meter",
+    "invalid interval_s",
+    "negative register reading",
+    "mixed register types",
+    "irregular cumulative reading",
     "negative energy",
     "exceeds meter capacity",
 )
@@ -145,11 +163,13 @@ def land_meter_rows(
         accepted=accepted_n,
         quarantined=quarantined.height,
         duplicates_ignored=batch.duplicates_ignored + merge_dupes,
+        spread_intervals_added=batch.stats.get("spread_intervals_added", 0),
         reasons=dict(Counter(_reason_family(r) for r in quarantined["reason"].to_list())),
         stats=dict(batch.stats),
         partitions=tuple(partitions),
     )
-    if report.rows_in != report.accepted + report.quarantined + report.duplicates_ignored:
+    landed = report.accepted + report.quarantined + report.duplicates_ignored
+    if report.rows_in + report.spread_intervals_added != landed:
         raise AssertionError(f"count mismatch landing {source}: {report}")
     return report
 

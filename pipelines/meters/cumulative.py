@@ -55,48 +55,54 @@ def register_differences(work: pl.DataFrame) -> pl.DataFrame:
       quality ``estimated_spread``. A span that is not a whole number of intervals is
       ``__irregular``.
     """
-    cum = pl.col("__cum")
-    key = pl.col("__mk")
-    first = (key != key.shift(1)).fill_null(True)
-    prev = pl.col("__wh").shift(1)
-    prev_ts = pl.col("ts_utc").shift(1)
-    largest_before = pl.col("__wh").cum_max().over("__mk").shift(1)
-    width = power_of_ten_above(largest_before)
-    drop = cum & ~first & (pl.col("__wh") < prev)
-    rollover = drop & (prev >= ROLLOVER_SHARE * width)
-    reset = drop & ~rollover
-    span_us = (pl.col("ts_utc") - prev_ts).dt.total_microseconds()
+    cum, key, wh, ts = pl.col("__cum"), pl.col("__mk"), pl.col("__wh"), pl.col("ts_utc")
     interval_us = pl.col("interval_s").cast(pl.Int64) * 1_000_000
-    k = pl.when(cum & ~first).then(span_us // interval_us).otherwise(1)
+    # built in stages so that each intermediate column is computed once
+    work = work.with_columns(
+        (cum & (key != key.shift(1)).fill_null(True)).alias("__baseline"),
+        pl.when(cum).then(wh.shift(1)).alias("__prev"),
+        pl.when(cum).then(ts.shift(1)).alias("__prev_ts"),
+    )
+    follows = cum & ~pl.col("__baseline")  # a reading with a predecessor
+    prev = pl.col("__prev")
+    work = work.with_columns(
+        (follows & (wh < prev)).alias("__drop"),
+        pl.when(follows).then((ts - pl.col("__prev_ts")).dt.total_microseconds()).alias("__span"),
+    )
+    drop = pl.col("__drop")
+    largest_before = wh.cum_max().over("__mk").shift(1)
+    work = work.with_columns(
+        pl.when(drop).then(power_of_ten_above(largest_before)).alias("__width")
+    ).with_columns(
+        (drop & (prev >= ROLLOVER_SHARE * pl.col("__width"))).alias("__rollover"),
+    )
+    rollover, span = pl.col("__rollover"), pl.col("__span")
+    reset = drop & ~rollover
+    k = pl.when(follows).then(span // interval_us).otherwise(1)
     energy = (
         pl.when(rollover)
-        .then(pl.col("__wh") + width - prev)
+        .then(wh + pl.col("__width") - prev)
         .when(reset)
-        .then(pl.col("__wh"))
-        .otherwise(pl.col("__wh") - prev)
+        .then(wh)
+        .otherwise(wh - prev)
     )
-    return (
-        work.with_columns(
-            (cum & first).alias("__baseline"),
-            (cum & ~first & (span_us % interval_us != 0)).alias("__irregular"),
-            rollover.alias("__rollover"),
-            reset.alias("__reset"),
-            k.alias("__k"),
-            pl.when(cum & ~first).then(energy).otherwise(pl.col("__wh")).alias("__energy"),
-            pl.when(cum & ~first).then(prev_ts).otherwise(pl.col("ts_utc")).alias("__start"),
-        )
-        .with_columns(
-            pl.when(pl.col("__k") > 1)
-            .then(pl.col("__energy") / pl.col("__k"))
-            .otherwise(pl.col("__energy"))
-            .alias("__wh"),
-            pl.col("__start").alias("ts_utc"),
-            pl.when(pl.col("__reset"))
-            .then(pl.lit("register_reset"))
-            .when(pl.col("__k") > 1)
-            .then(pl.lit("estimated_spread"))
-            .otherwise(pl.lit("measured"))
-            .alias("quality"),
-        )
-        .drop("__energy", "__start")
+    work = work.with_columns(
+        reset.alias("__reset"),
+        (follows & (span % interval_us != 0)).alias("__irregular"),
+        k.alias("__k"),
+        (span // 1_000_000).alias("__span_s"),
+        pl.when(follows).then(energy).otherwise(wh).alias("__energy"),
     )
+    return work.with_columns(
+        pl.when(pl.col("__k") > 1)
+        .then(pl.col("__energy") / pl.col("__k"))
+        .otherwise(pl.col("__energy"))
+        .alias("__wh"),
+        pl.when(follows).then(pl.col("__prev_ts")).otherwise(ts).alias("ts_utc"),
+        pl.when(pl.col("__reset"))
+        .then(pl.lit("register_reset"))
+        .when(pl.col("__k") > 1)
+        .then(pl.lit("estimated_spread"))
+        .otherwise(pl.lit("measured"))
+        .alias("quality"),
+    ).drop("__prev", "__prev_ts", "__drop", "__span", "__width", "__energy")

@@ -23,16 +23,16 @@ UNIT_FACTORS_TO_WH = {"wh": 1.0, "kwh": 1_000.0, "mwh": 1_000_000.0}
 #: Default interval length [s] when an export has no ``interval_s``.
 DEFAULT_INTERVAL_S = 900
 
-REGISTER_TYPES = ("interval", "cumulative")
-
-# a local-time grid finer than a year of minutes is built once; wider spans (garbage
-# years in a file) fall back to converting every row
+# localize() tabulates UTC offsets per minute of the export's span; a span longer than
+# this (a garbage year in a file) is converted row by row instead
 _MAX_GRID_MINUTES = 6 * 366 * 24 * 60
 
 Parser = Callable[[pl.Series], pl.Series]
 
 
 def _strptime(fmt: str, dtype: pl.DataType) -> Parser:
+    """A parser of text in ``fmt`` to ``dtype`` (UTC instants, or naive local times)."""
+
     def parse(text: pl.Series) -> pl.Series:
         out = text.str.to_datetime(fmt, strict=False, time_unit="us")
         if dtype == UTC_TS and out.dtype.time_zone is None:  # type: ignore[union-attr]
@@ -50,6 +50,7 @@ def _tidy_iso(parser: Parser) -> Parser:
 
 
 def _tidy(parser: Parser) -> Parser:
+    """Apply ``parser`` after removing surrounding blanks."""
     return lambda text: parser(text.str.strip_chars())
 
 
@@ -217,9 +218,11 @@ def parse_unit_factor(units: pl.Series) -> pl.Series:
         text,
         [
             lambda t: t.replace_strict(mapping, default=None, return_dtype=pl.Float64),
-            lambda t: t.str.strip_chars()
-            .str.to_lowercase()
-            .replace_strict(UNIT_FACTORS_TO_WH, default=None, return_dtype=pl.Float64),
+            lambda t: (
+                t.str.strip_chars()
+                .str.to_lowercase()
+                .replace_strict(UNIT_FACTORS_TO_WH, default=None, return_dtype=pl.Float64)
+            ),
         ],
     )
 
@@ -262,9 +265,11 @@ def parse_register(values: pl.Series) -> tuple[pl.Series, pl.Series]:
         text,
         [
             lambda t: t.replace_strict(codes, default=None, return_dtype=pl.Int8),
-            lambda t: t.str.strip_chars()
-            .str.to_lowercase()
-            .replace_strict(codes, default=None, return_dtype=pl.Int8),
+            lambda t: (
+                t.str.strip_chars()
+                .str.to_lowercase()
+                .replace_strict(codes, default=None, return_dtype=pl.Int8)
+            ),
         ],
     )
     return (code == 1).fill_null(False), code.is_null()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 
@@ -33,6 +34,11 @@ class MeterLookup:
     ids_verbatim : bool
         True when every resolved meter_id was given exactly as registered (no blanks
         around it), so the export's own column can stand for ``keys.meter_id``.
+    starts : np.ndarray
+        First row of each run.
+    run_is_key : bool
+        True when run i is meter key i for every run: each meter is one run, all are
+        known and they come in key order (the common, already sorted export).
     """
 
     keys: pl.DataFrame
@@ -40,20 +46,25 @@ class MeterLookup:
     run_id: pl.Series
     run_problem: pl.Series
     ids_verbatim: bool
+    starts: np.ndarray
+    run_is_key: bool
 
     def problems(self, rows: pl.Series) -> pl.Series:
         """Why the meters of the given row positions are unresolved (null if resolved)."""
         return self.run_problem.gather(self.run_id.gather(rows))
 
 
-def _run_starts(columns: list[pl.Series]) -> pl.Series:
-    """Boolean: the row's values differ from the row before (true on the first row)."""
-    change = columns[0].ne_missing(columns[0].shift(1))
-    for column in columns[1:]:
-        change = change | column.ne_missing(column.shift(1))
-    if change.len():
-        change[0] = True
-    return change
+def run_starts(columns: list[pl.Series]) -> np.ndarray:
+    """Row positions where a run of equal values (in all ``columns``) begins, ascending.
+
+    One pass comparing each row with the row before (nulls compare equal to nulls).
+    """
+    if len(columns[0]) == 0:
+        return np.zeros(0, dtype=np.int64)
+    frame = pl.DataFrame({f"c{i}": column for i, column in enumerate(columns)})
+    change = pl.any_horizontal([pl.col(c).ne_missing(pl.col(c).shift(1)) for c in frame.columns])
+    starts = frame.select(change.arg_true()).to_series().to_numpy().astype(np.int64)
+    return starts if starts.size and starts[0] == 0 else np.concatenate([[0], starts])
 
 
 def _registry_tables(registry: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -135,41 +146,55 @@ def lookup_meters(
     -------
     MeterLookup
     """
-    meter_in = meter_ids.cast(pl.String).alias("__meter_in")
-    site_in = (
-        site_ids.cast(pl.String) if site_ids is not None else pl.repeat(None, 0, dtype=pl.String)
-    ).alias("__site_in")
-    starts = _run_starts([meter_in] if site_ids is None else [meter_in, site_in])
-    run_id = (starts.cast(pl.UInt32).cum_sum() - 1).cast(pl.UInt32)
-    head_rows = starts.arg_true()
+    meter_in = meter_ids.cast(pl.String)
+    site_in = site_ids.cast(pl.String) if site_ids is not None else None
+    starts = run_starts([meter_in] if site_in is None else [meter_in, site_in])
+    lengths = np.diff(np.append(starts, len(meter_in)))
+    run_id = pl.Series("__run", np.repeat(np.arange(starts.size, dtype=np.uint32), lengths))
     heads = pl.DataFrame(
         {
-            "__meter_in": meter_in.gather(head_rows),
-            "__site_in": site_in.gather(head_rows)
-            if site_ids is not None
-            else pl.Series([None] * head_rows.len(), dtype=pl.String),
+            "__meter_in": meter_in.gather(starts),
+            "__site_in": site_in.gather(starts)
+            if site_in is not None
+            else pl.Series([None] * starts.size, dtype=pl.String),
         }
     )
-    heads = _resolve_heads(heads, registry)
+    distinct = heads.unique(maintain_order=True)  # runs of interleaved meters repeat
+    resolved = _resolve_heads(distinct, registry)
     by_site, _ = _registry_tables(registry)
     keys = (
-        heads.filter(pl.col("site_id").is_not_null())
+        resolved.filter(pl.col("site_id").is_not_null())
         .select("site_id", "meter_id")
         .unique()
         .sort("site_id", "meter_id")
         .join(by_site, on=["site_id", "meter_id"], how="left", maintain_order="left")
     )
-    heads = heads.join(
+    resolved = resolved.join(
         keys.with_row_index("__key").select("site_id", "meter_id", "__key"),
         on=["site_id", "meter_id"],
         how="left",
         maintain_order="left",
     )
+    if distinct.height == heads.height:
+        heads = resolved
+    else:
+        heads = heads.join(
+            resolved,
+            on=["__meter_in", "__site_in"],
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        )
+    run_key = heads["__key"].cast(pl.UInt32)
+    # the common export: one run per known meter, in key order; the run is the key
+    identity = bool(run_key.null_count() == 0 and (run_key == np.arange(run_key.len())).all())
     resolved = heads.filter(pl.col("__key").is_not_null())
     return MeterLookup(
         keys=keys,
-        row_key=heads["__key"].cast(pl.UInt32).gather(run_id),
+        row_key=run_id.alias("__mk") if identity else run_key.gather(run_id).alias("__mk"),
         run_id=run_id,
         run_problem=heads["__problem"],
         ids_verbatim=bool((resolved["__meter_in"] == resolved["meter_id"]).all()),
+        starts=starts,
+        run_is_key=identity,
     )
