@@ -35,6 +35,20 @@ GROUP = "grid"
 MODEL_NAME = "hgbr-calendar-lags-windsolar-v1"
 
 
+def _zone_source_asset(name: str, kind: str, fetch, description: str) -> dg.AssetsDefinition:
+    """A daily source dataset of the site's zone: the sample site's raw file of ``kind``,
+    or ENTSO-E through ``fetch`` when access is configured."""
+    return raw_parquet_daily_asset(
+        name,
+        entity=lambda site: site.zone,
+        raw_path=lambda root, zone, day: raw_files.grid_file(root, zone, day, kind),
+        deps=[sample_site_raw],
+        group_name=GROUP,
+        fetch=fetch,
+        description=description,
+    )
+
+
 def _utc(day) -> pd.Timestamp:
     return pd.Timestamp(day.isoformat(), tz="UTC")
 
@@ -113,14 +127,11 @@ def grid_crossborder_flows(
     )
 
 
-day_ahead_prices = raw_parquet_daily_asset(
+day_ahead_prices = _zone_source_asset(
     "day_ahead_prices",
-    entity=lambda site: site.zone,
-    raw_path=lambda root, zone, day: raw_files.grid_file(root, zone, day, "prices"),
-    deps=[sample_site_raw],
-    group_name=GROUP,
-    fetch=get_day_ahead_prices,
-    description="Day-ahead prices of the site's bidding zone [EUR/MWh].",
+    "prices",
+    get_day_ahead_prices,
+    "Day-ahead prices of the site's bidding zone [EUR/MWh].",
 )
 
 
@@ -173,14 +184,11 @@ def grid_carbon_intensity_hourly(
     )
 
 
-grid_wind_solar_forecast = raw_parquet_daily_asset(
+grid_wind_solar_forecast = _zone_source_asset(
     "grid_wind_solar_forecast",
-    entity=lambda site: site.zone,
-    raw_path=lambda root, zone, day: raw_files.grid_file(root, zone, day, "wind_solar_forecast"),
-    deps=[sample_site_raw],
-    group_name=GROUP,
-    fetch=get_wind_solar_forecast,
-    description="Day-ahead wind and solar generation forecast of the zone [MW] (ENTSO-E A69).",
+    "wind_solar_forecast",
+    get_wind_solar_forecast,
+    "Day-ahead wind and solar generation forecast of the zone [MW] (ENTSO-E A69).",
 )
 
 
@@ -241,12 +249,6 @@ def grid_carbon_intensity_forecast(
     return dg.MaterializeResult(metadata=metadata)
 
 
-grid_load = raw_parquet_daily_asset(
-    "grid_load",
-    entity=lambda site: site.zone,
-    raw_path=lambda root, zone, day: raw_files.grid_file(root, zone, day, "load"),
-    deps=[sample_site_raw],
-    group_name=GROUP,
-    fetch=get_load,
-    description="Actual total load of the zone [MW] (ENTSO-E A65).",
+grid_load = _zone_source_asset(
+    "grid_load", "load", get_load, "Actual total load of the zone [MW] (ENTSO-E A65)."
 )
