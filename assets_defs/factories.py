@@ -5,7 +5,6 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 import polars as pl
 
 from assets_defs.partitions import daily_partitions, single_run, window_of
@@ -23,13 +22,15 @@ def raw_parquet_daily_asset(
     group_name: str,
     description: str,
     fetch: Callable | None = None,
+    fetch_entities: Callable[[SiteResource], list[str]] | None = None,
 ) -> dg.AssetsDefinition:
     """A daily asset that lands source data into the lake dataset ``name``.
 
     For every UTC day of the run's window it reads ``raw_path(raw_root, entity, day)``,
     or, when ENTSO-E access is configured and ``fetch(client, entity, start, end)`` is
-    given, asks entsoe-py's client; it conforms the rows to the contract schema and
-    replaces the day's partition.
+    given, asks entsoe-py's client for each of ``fetch_entities(site)`` (default: the
+    one entity); it conforms the rows to the contract schema and replaces the day's
+    partitions.
     """
 
     @dg.asset(
@@ -48,20 +49,26 @@ def raw_parquet_daily_asset(
         entsoe: EntsoeResource,
     ) -> dg.MaterializeResult:
         window = window_of(context)
-        ent = entity(site)
         if fetch is not None and entsoe.enabled:
-            start, end = (pd.Timestamp(d.isoformat(), tz="UTC") for d in (window.start, window.end))
-            frame = fetch(entsoe.client(), ent, start, end)
+            entities = fetch_entities(site) if fetch_entities else [entity(site)]
+            client, (start, end) = entsoe.client(), window.bounds_utc
+            frame = pl.concat(
+                [fetch(client, ent, start, end) for ent in entities], how="diagonal_relaxed"
+            )
             frame = frame.filter(pl.col(lake.PARTITIONING[name][1]).dt.date().is_in(window.days))
         else:
-            frame = read_parquet_files(raw_path(lake_store.raw_root, ent, d) for d in window.days)
+            entities = [entity(site)]
+            frame = read_parquet_files(
+                raw_path(lake_store.raw_root, entities[0], d) for d in window.days
+            )
         frame = conform(frame, name)
-        written = lake.write_days(lake_store.root, name, frame, [ent], window.days)
+        written = lake.write_days(lake_store.root, name, frame, entities, window.days)
         return dg.MaterializeResult(
             metadata={
                 "rows": frame.height,
                 "partitions_written": len(written),
                 "window": str(window),
+                "source": "entsoe" if fetch is not None and entsoe.enabled else "raw files",
             }
         )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import dagster as dg
+import pandas as pd
 
 PARTITIONS_START = "2025-01-01"
 PARTITIONS_START_DATE = date.fromisoformat(PARTITIONS_START)
@@ -25,6 +26,13 @@ class Window:
 
     start: date
     end: date
+
+    @property
+    def bounds_utc(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """Start and end of the window as UTC timestamps (for entsoe-py's client)."""
+        return pd.Timestamp(self.start.isoformat(), tz="UTC"), pd.Timestamp(
+            self.end.isoformat(), tz="UTC"
+        )
 
     @property
     def days(self) -> list[date]:

@@ -1,7 +1,6 @@
 """Grid assets: generation mix, day-ahead prices and hourly carbon intensity of the zone."""
 
 import dagster as dg
-import pandas as pd
 import polars as pl
 from entsoe.mappings import NEIGHBOURS
 
@@ -23,7 +22,6 @@ from ingest.entsoe_documents import (
     get_load,
     get_wind_solar_forecast,
 )
-from ingest.raw_files import read_parquet_files
 from pipelines import lake
 from pipelines.carbon_intensity import hourly_intensity_with_gaps
 from pipelines.ci_forecast import TARGET, forecast_days, wind_solar_driver
@@ -35,7 +33,9 @@ GROUP = "grid"
 MODEL_NAME = "hgbr-calendar-lags-windsolar-v1"
 
 
-def _zone_source_asset(name: str, kind: str, fetch, description: str) -> dg.AssetsDefinition:
+def _zone_source_asset(
+    name: str, kind: str, fetch, description: str, fetch_entities=None
+) -> dg.AssetsDefinition:
     """A daily source dataset of the site's zone: the sample site's raw file of ``kind``,
     or ENTSO-E through ``fetch`` when access is configured."""
     return raw_parquet_daily_asset(
@@ -45,55 +45,23 @@ def _zone_source_asset(name: str, kind: str, fetch, description: str) -> dg.Asse
         deps=[sample_site_raw],
         group_name=GROUP,
         fetch=fetch,
+        fetch_entities=fetch_entities,
         description=description,
     )
 
 
-def _utc(day) -> pd.Timestamp:
-    return pd.Timestamp(day.isoformat(), tz="UTC")
+def _generation_with_source(client, zone, start, end) -> pl.DataFrame:
+    return get_generation(client, zone, start, end).with_columns(pl.lit("entsoe").alias("source"))
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=single_run,
-    deps=[sample_site_raw],
-    group_name=GROUP,
-    kinds={"parquet", "polars"},
-    description="Generation per production type of the site's zone and its neighbours [MWh per "
-    "interval]: ENTSO-E A75 when ENTSOE_API_KEY (or recorded documents) is configured, else "
-    "the sample site's synthetic mix.",
+grid_generation_mix = _zone_source_asset(
+    "grid_generation_mix",
+    "mix",
+    _generation_with_source,
+    "Generation per production type of the site's zone and its neighbours [MWh per interval] "
+    "(ENTSO-E A75); the sample site's synthetic mix without ENTSO-E access.",
+    fetch_entities=lambda site: [site.zone, *NEIGHBOURS.get(site.zone, [])],
 )
-def grid_generation_mix(
-    context: dg.AssetExecutionContext,
-    lake_store: LakeResource,
-    site: SiteResource,
-    entsoe: EntsoeResource,
-) -> dg.MaterializeResult:
-    window = window_of(context)
-    if not entsoe.enabled:
-        frame = read_parquet_files(
-            raw_files.grid_file(lake_store.raw_root, site.zone, d, "mix") for d in window.days
-        )
-        frame = conform(frame, "grid_generation_mix")
-        lake.write_days(lake_store.root, "grid_generation_mix", frame, [site.zone], window.days)
-        return dg.MaterializeResult(
-            metadata={"source": "sample site (synthetic)", "rows": frame.height}
-        )
-    client, counts = entsoe.client(), {}
-    for zone in [site.zone, *NEIGHBOURS.get(site.zone, [])]:
-        mix = get_generation(client, zone, _utc(window.start), _utc(window.end)).with_columns(
-            pl.lit("entsoe").alias("source")
-        )
-        mix = mix.filter(pl.col("ts_utc").dt.date().is_in(window.days))
-        lake.write_days(
-            lake_store.root,
-            "grid_generation_mix",
-            conform(mix, "grid_generation_mix"),
-            [zone],
-            window.days,
-        )
-        counts[zone] = mix.height
-    return dg.MaterializeResult(metadata={"source": "entsoe", "rows_per_zone": counts})
 
 
 @dg.asset(
@@ -116,7 +84,7 @@ def grid_crossborder_flows(
         client = entsoe.client()
         for neighbour in NEIGHBOURS.get(site.zone, []):
             for a, b in ((neighbour, site.zone), (site.zone, neighbour)):
-                parts.append(get_flows(client, a, b, _utc(window.start), _utc(window.end)))
+                parts.append(get_flows(client, a, b, *window.bounds_utc))
     flows = pl.concat(parts) if parts else pl.DataFrame(schema=FLOW_SCHEMA)
     flows = flows.filter(pl.col("hour_utc").dt.date().is_in(window.days)).with_columns(
         pl.lit(site.zone).alias("zone")

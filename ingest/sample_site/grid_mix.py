@@ -171,20 +171,24 @@ def _years(start: date, end: date) -> range:
     return range(start.year, (end.year if end.month == 1 and end.day == 1 else end.year + 1))
 
 
+def _hourly_period(frame: pl.DataFrame, start: date, end: date, zone: str) -> pl.DataFrame:
+    """Hourly rows of UTC days ``start <= day < end``, labelled with the zone."""
+    return frame.filter(
+        pl.col("ts_utc").dt.date().is_between(start, end, closed="left")
+    ).with_columns(
+        pl.lit(zone).alias("zone"),
+        pl.col("ts_utc").dt.cast_time_unit("us"),
+        pl.lit(3600, dtype=pl.Int32).alias("interval_s"),
+    )
+
+
 def grid_load(start: date, end: date, seed: int, zone: str = "DE_LU") -> pl.DataFrame:
     """The synthetic zone's hourly total load behind the calibrated mix (the A65
     product): zone, ts_utc, interval_s, load_mw [MW], source."""
     load = pl.concat([_calibrated_year(y, seed)[1] for y in _years(start, end)])
-    return (
-        load.filter(pl.col("ts_utc").dt.date().is_between(start, end, closed="left"))
-        .with_columns(
-            pl.lit(zone).alias("zone"),
-            pl.col("ts_utc").dt.cast_time_unit("us"),
-            pl.lit(3600, dtype=pl.Int32).alias("interval_s"),
-            pl.lit(SOURCE).alias("source"),
-        )
-        .select("zone", "ts_utc", "interval_s", "load_mw", "source")
-    )
+    return _hourly_period(
+        load.with_columns(pl.lit(SOURCE).alias("source")), start, end, zone
+    ).select("zone", "ts_utc", "interval_s", "load_mw", "source")
 
 
 def grid_mix(start: date, end: date, seed: int, zone: str = "DE_LU") -> pl.DataFrame:
@@ -194,12 +198,7 @@ def grid_mix(start: date, end: date, seed: int, zone: str = "DE_LU") -> pl.DataF
     """
     mix = pl.concat([calibrated_year_mix(y, seed) for y in _years(start, end)])
     return (
-        mix.filter(pl.col("ts_utc").dt.date().is_between(start, end, closed="left"))
-        .with_columns(
-            pl.lit(zone).alias("zone"),
-            pl.col("ts_utc").dt.cast_time_unit("us"),
-            pl.lit(3600, dtype=pl.Int32).alias("interval_s"),
-        )
+        _hourly_period(mix, start, end, zone)
         .select("zone", "ts_utc", "production_type", "mode", "interval_s", "energy_mwh", "source")
         .sort("ts_utc", "production_type", "mode")
     )
