@@ -1,0 +1,1 @@
+"""Granular certificates (Guarantees of Origin per Wh and hour): ledger, matching, export."""
