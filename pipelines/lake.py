@@ -40,6 +40,10 @@ PARTITIONING: dict[str, tuple[str, str | None]] = {
     "grid_crossborder_flows": ("zone", "hour_utc"),
     "grid_load": ("zone", "ts_utc"),
     "grid_carbon_intensity_forecast": ("zone", "hour_utc"),
+    "go_hourly_matching": ("site_id", "hour_utc"),
+    "go_bundles": ("zone", None),
+    "go_ledger_events": ("zone", None),
+    "scope2_monthly": ("site_id", None),
     "fleet_vehicles": ("site_id", None),
     "fleet_trips": ("site_id", None),
 }
