@@ -4,6 +4,8 @@ Kept apart from :mod:`assets_defs.definitions` so the CLI and tests can run the 
 assets with their own resources.
 """
 
+from assets_defs.certificates import assets as certificate_assets
+from assets_defs.certificates import checks as certificate_checks
 from assets_defs.grid import assets as grid_assets
 from assets_defs.grid import checks as grid_checks
 from assets_defs.schedules import (
@@ -11,6 +13,8 @@ from assets_defs.schedules import (
     daily_site_schedule,
     refresh_warehouse_job,
     refresh_warehouse_schedule,
+    scope2_report_job,
+    scope2_report_schedule,
 )
 from assets_defs.site import assets as site_assets
 from assets_defs.site import checks as site_checks
@@ -31,8 +35,15 @@ LAKE_ASSETS = [
     grid_assets.grid_wind_solar_forecast,
     grid_assets.grid_load,
     grid_assets.grid_carbon_intensity_forecast,
+    certificate_assets.go_ledger,
+    certificate_assets.go_hourly_matching,
+    certificate_assets.scope2_monthly,
 ]
-ASSETS = [*LAKE_ASSETS, build_warehouse_views(LAKE_ASSETS)]
+ASSETS = [
+    *LAKE_ASSETS,
+    certificate_assets.go_certificate_export,
+    build_warehouse_views(LAKE_ASSETS),
+]
 CHECKS = [
     site_checks.meter_registry_checks,
     site_checks.fleet_vehicles_checks,
@@ -48,7 +59,11 @@ CHECKS = [
     grid_checks.grid_wind_solar_forecast_checks,
     grid_checks.grid_load_checks,
     grid_checks.grid_crossborder_flows_checks,
+    certificate_checks.go_ledger_invariants,
+    certificate_checks.go_hourly_matching_checks,
+    certificate_checks.go_hourly_matching_flags,
+    certificate_checks.scope2_monthly_consistent,
 ]
-JOBS = [daily_site_job, refresh_warehouse_job, meter_drop_job]
-SCHEDULES = [daily_site_schedule, refresh_warehouse_schedule]
+JOBS = [daily_site_job, refresh_warehouse_job, scope2_report_job, meter_drop_job]
+SCHEDULES = [daily_site_schedule, refresh_warehouse_schedule, scope2_report_schedule]
 SENSORS = [meter_drop_sensor]

@@ -101,6 +101,58 @@ class EntsoeResource(dg.ConfigurableResource):
         return make_client("recorded-documents", session=session)
 
 
+class CertificatesResource(dg.ConfigurableResource):
+    """The granular-certificate ledger and what the site does with its certificates.
+
+    ``sale_account`` receives the site's certificates left after it has covered its own
+    consumption hour by hour (empty keeps them). Certificates may be used for
+    ``use_by_months`` after production and expire after ``expiry_months``.
+    """
+
+    ledger_path: str = "data/go_ledger.duckdb"
+    export_dir: str = "data/exports"
+    sale_account: str = "novatrade"
+    use_by_months: int = 12
+    expiry_months: int = 18
+
+    def connect(self):
+        from pipelines.certificates.schema import connect_ledger
+
+        return connect_ledger(self.ledger_path)
+
+    def connect_read_only(self):
+        from pipelines.certificates.schema import connect_ledger_read_only
+
+        return connect_ledger_read_only(self.ledger_path)
+
+    def policy(self):
+        from pipelines.certificates.ledger import LedgerPolicy
+
+        return LedgerPolicy(self.use_by_months, self.expiry_months)
+
+
+class Scope2Resource(dg.ConfigurableResource):
+    """Market-based instruments: the residual mix (a cited CSV) and a supplier factor.
+
+    ``residual_mix_file`` empty means the packaged, clearly labelled placeholder.
+    ``supplier_factor_g_per_kwh`` empty means no supplier-specific factor.
+    """
+
+    residual_mix_file: str = ""
+    supplier_factor_g_per_kwh: str = ""
+    supplier_factor_source: str = ""
+
+    def residual_mix(self, zone: str, year: int):
+        from pipelines.scope2 import DEFAULT_RESIDUAL_MIX_FILE, load_residual_mix
+
+        return load_residual_mix(self.residual_mix_file or DEFAULT_RESIDUAL_MIX_FILE, zone, year)
+
+    def supplier(self):
+        from pipelines.scope2 import supplier_factor
+
+        return supplier_factor(self.supplier_factor_g_per_kwh, self.supplier_factor_source)
+
+
 def build_resources(
     lake_root: str,
     raw_root: str,
@@ -109,6 +161,8 @@ def build_resources(
     site: SiteResource,
     entsoe_api_key: str = "",
     factor_overrides: str = "",
+    certificates: CertificatesResource | None = None,
+    scope2: Scope2Resource | None = None,
 ) -> dict:
     """The resource dict every run uses, from plain values."""
     return {
@@ -118,6 +172,8 @@ def build_resources(
         "site": site,
         "entsoe": EntsoeResource(api_key=entsoe_api_key),
         "emission_factors": EmissionFactorsResource(overrides=factor_overrides),
+        "certificates": certificates or CertificatesResource(),
+        "scope2": scope2 or Scope2Resource(),
     }
 
 
@@ -139,5 +195,17 @@ def resources_from_env() -> dict:
         "entsoe": EntsoeResource(api_key=dg.EnvVar("ENTSOE_API_KEY")),
         "emission_factors": EmissionFactorsResource(
             overrides=dg.EnvVar("EMISSION_FACTOR_OVERRIDES")
+        ),
+        "certificates": CertificatesResource(
+            ledger_path=dg.EnvVar("GO_LEDGER_PATH"),
+            export_dir=dg.EnvVar("GO_EXPORT_DIR"),
+            sale_account=dg.EnvVar("GO_SALE_ACCOUNT"),
+            use_by_months=dg.EnvVar.int("GO_USE_BY_MONTHS"),
+            expiry_months=dg.EnvVar.int("GO_EXPIRY_MONTHS"),
+        ),
+        "scope2": Scope2Resource(
+            residual_mix_file=dg.EnvVar("RESIDUAL_MIX_FILE"),
+            supplier_factor_g_per_kwh=dg.EnvVar("SUPPLIER_FACTOR_G_PER_KWH"),
+            supplier_factor_source=dg.EnvVar("SUPPLIER_FACTOR_SOURCE"),
         ),
     }

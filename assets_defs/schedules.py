@@ -9,7 +9,9 @@ from assets_defs.partitions import daily_partitions
 daily_site_job = dg.define_asset_job(
     "daily_site_job",
     selection=dg.AssetSelection.all().required_multi_asset_neighbors()
-    - dg.AssetSelection.keys("meter_registry", "fleet", "warehouse_views"),
+    - dg.AssetSelection.keys(
+        "meter_registry", "fleet", "warehouse_views", "scope2_monthly", "go_certificate_export"
+    ),
     partitions_def=daily_partitions,
     description="Land and compute one UTC day for the site and its grid zone.",
 )
@@ -26,4 +28,15 @@ refresh_warehouse_job = dg.define_asset_job(
 
 refresh_warehouse_schedule = dg.ScheduleDefinition(
     job=refresh_warehouse_job, cron_schedule="0 3 * * *", execution_timezone="Europe/Berlin"
+)
+
+scope2_report_job = dg.define_asset_job(
+    "scope2_report_job",
+    selection=dg.AssetSelection.keys("scope2_monthly", "go_certificate_export"),
+    description="Monthly Scope 2 figures and the certificate exports, from the settled days.",
+)
+
+# after the daily job has settled yesterday's certificates
+scope2_report_schedule = dg.ScheduleDefinition(
+    job=scope2_report_job, cron_schedule="15 3 * * *", execution_timezone="Europe/Berlin"
 )

@@ -164,6 +164,28 @@ def _cmd_carbon(args, settings) -> int:
     return 0
 
 
+def _cmd_scope2(args, settings) -> int:
+    from novaenergy.scope2_run import write_site_year
+    from pipelines.scope2 import Scope2InputError
+
+    try:
+        report, files = write_site_year(settings, args.site, args.year, args.out)
+    except Scope2InputError as exc:
+        raise BadInput(f"{exc} (lake: {settings.lake_root}; run `make demo` first)") from exc
+    print(f"Scope 2 {report.site_id} {report.year} (zone {report.zone}):")
+    print(f"  location-based  {report.location_based_t_co2e:10.3f} t CO2e")
+    print(f"  market-based    {report.market_based_t_co2e:10.3f} t CO2e")
+    print(
+        f"  hourly CFE score {report.hourly_cfe_score:.1%} "
+        f"(annual match {report.annual_match_score:.1%})"
+    )
+    if report.residual_mix.is_placeholder:
+        print(f"  warning: residual mix is a PLACEHOLDER: {report.residual_mix.source}")
+    for name, path in files.items():
+        print(f"  {name:<16} {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="novaenergy", description="NovaEnergy: the site energy OS."
@@ -203,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     carbon.add_argument("--out", required=True, help="output CSV")
     carbon.add_argument("--factors", help="emission-factor table CSV (default: the default table)")
     carbon.set_defaults(func=_cmd_carbon)
+
+    scope2 = sub.add_parser(
+        "scope2", help="Scope 2 report (PDF plus CSV), location- and market-based, from the lake"
+    )
+    scope2.add_argument("--site", required=True, help="site id, e.g. warehouse-b")
+    scope2.add_argument("--year", required=True, type=int, help="UTC calendar year")
+    scope2.add_argument("--out", required=True, help="output folder")
+    scope2.set_defaults(func=_cmd_scope2)
     return parser
 
 

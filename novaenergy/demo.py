@@ -11,7 +11,12 @@ from pathlib import Path
 import dagster as dg
 
 from assets_defs.catalog import ASSETS, CHECKS
-from assets_defs.resources import SiteResource, build_resources
+from assets_defs.resources import (
+    CertificatesResource,
+    Scope2Resource,
+    SiteResource,
+    build_resources,
+)
 from novaenergy.console import steps
 from novaenergy.settings import Settings
 from pipelines.warehouse import connect_read_only
@@ -43,6 +48,18 @@ def resources_for(settings: Settings) -> dict:
         site,
         settings.entsoe_api_key,
         settings.emission_factor_overrides,
+        CertificatesResource(
+            ledger_path=settings.go_ledger_path,
+            export_dir=settings.go_export_dir,
+            sale_account=settings.go_sale_account,
+            use_by_months=settings.go_use_by_months,
+            expiry_months=settings.go_expiry_months,
+        ),
+        Scope2Resource(
+            residual_mix_file=settings.residual_mix_file,
+            supplier_factor_g_per_kwh=settings.supplier_factor_g_per_kwh,
+            supplier_factor_source=settings.supplier_factor_source,
+        ),
     )
 
 

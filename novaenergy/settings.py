@@ -29,6 +29,14 @@ DEFAULTS: dict[str, str] = {
     "SAMPLE_START": "2025-01-01",
     "SAMPLE_END": "2026-01-01",
     "SAMPLE_SEED": "42",
+    "GO_LEDGER_PATH": "data/go_ledger.duckdb",
+    "GO_EXPORT_DIR": "data/exports",
+    "GO_SALE_ACCOUNT": "novatrade",
+    "GO_USE_BY_MONTHS": "12",
+    "GO_EXPIRY_MONTHS": "18",
+    "RESIDUAL_MIX_FILE": "",
+    "SUPPLIER_FACTOR_G_PER_KWH": "",
+    "SUPPLIER_FACTOR_SOURCE": "",
 }
 
 
@@ -52,6 +60,14 @@ class Settings:
     sample_start: date
     sample_end: date
     sample_seed: int
+    go_ledger_path: str
+    go_export_dir: str
+    go_sale_account: str
+    go_use_by_months: int
+    go_expiry_months: int
+    residual_mix_file: str
+    supplier_factor_g_per_kwh: str
+    supplier_factor_source: str
 
 
 def load_settings(
@@ -87,11 +103,21 @@ def load_settings(
         sample_start=parse("SAMPLE_START", date.fromisoformat),
         sample_end=parse("SAMPLE_END", date.fromisoformat),
         sample_seed=parse("SAMPLE_SEED", int),
+        go_ledger_path=values["GO_LEDGER_PATH"],
+        go_export_dir=values["GO_EXPORT_DIR"],
+        go_sale_account=values["GO_SALE_ACCOUNT"],
+        go_use_by_months=parse("GO_USE_BY_MONTHS", int),
+        go_expiry_months=parse("GO_EXPIRY_MONTHS", int),
+        residual_mix_file=values["RESIDUAL_MIX_FILE"],
+        supplier_factor_g_per_kwh=values["SUPPLIER_FACTOR_G_PER_KWH"],
+        supplier_factor_source=values["SUPPLIER_FACTOR_SOURCE"],
     )
     if not settings.grid_region.startswith("EU_ENTSOE_"):
         raise SettingsError(
             f"GRID_REGION={settings.grid_region!r}: expected EU_ENTSOE_<zone>, e.g. EU_ENTSOE_DE_LU"
         )
+    if not 0 < settings.go_use_by_months <= settings.go_expiry_months:
+        raise SettingsError("GO_USE_BY_MONTHS must be > 0 and <= GO_EXPIRY_MONTHS")
     if settings.sample_end <= settings.sample_start:
         raise SettingsError("SAMPLE_END must be after SAMPLE_START")
     return settings

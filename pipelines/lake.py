@@ -194,11 +194,10 @@ def scan(root: str | Path, dataset: str) -> pl.LazyFrame:
     return pl.scan_parquet(files, schema=SCHEMAS[dataset])
 
 
-def read_window(
+def window_files(
     root: str | Path, dataset: str, start: date, end: date, entities: Iterable[str] | None = None
-) -> pl.DataFrame:
-    """Rows of a daily dataset for UTC days ``start <= day < end``."""
-    entity_col, ts_col = PARTITIONING[dataset]
+) -> list[Path]:
+    """Partition files of a daily dataset for UTC days ``start <= day < end``."""
     files = []
     ents = set(entities) if entities is not None else None
     for f in dataset_files(root, dataset):
@@ -206,6 +205,14 @@ def read_window(
         d = date.fromisoformat(f.parent.name.split("=", 1)[1])
         if start <= d < end and (ents is None or ent in ents):
             files.append(f)
+    return files
+
+
+def read_window(
+    root: str | Path, dataset: str, start: date, end: date, entities: Iterable[str] | None = None
+) -> pl.DataFrame:
+    """Rows of a daily dataset for UTC days ``start <= day < end``."""
+    files = window_files(root, dataset, start, end, entities)
     if not files:
         return empty_frame(dataset)
     return pl.read_parquet(files, schema=SCHEMAS[dataset])

@@ -47,7 +47,8 @@ INVARIANTS = {
     "storage_within_efficiency": """
         SELECT 'storage ' || device_id || ': discharged ' || discharged_wh || ' Wh of '
                || charged_wh || ' Wh charged at efficiency ' || efficiency
-        FROM go_storage WHERE discharged_wh > floor(charged_wh * efficiency)""",
+        FROM go_storage
+        WHERE discharged_wh > floor(charged_wh * CAST(efficiency AS DECIMAL(18, 9)))""",
 }
 
 

@@ -190,6 +190,13 @@ def issue(
             "FROM batch WHERE production_hour_utc <> date_trunc('hour', production_hour_utc) "
             "LIMIT 1",
         )
+        _fail_if(
+            con,
+            "issue_once",
+            "SELECT 'device ' || device_id || ' hour ' || production_hour_utc || "
+            "' is in the batch more than once' FROM batch "
+            "GROUP BY device_id, production_hour_utc HAVING count(*) > 1 LIMIT 1",
+        )
         _run(
             con,
             f"""

@@ -97,7 +97,9 @@ CREATE TABLE IF NOT EXISTS go_storage (
     efficiency DOUBLE NOT NULL CHECK (efficiency > 0 AND efficiency <= 1),
     charged_wh BIGINT NOT NULL DEFAULT 0,
     discharged_wh BIGINT NOT NULL DEFAULT 0,
-    CONSTRAINT storage_cap CHECK (discharged_wh <= floor(charged_wh * efficiency))
+    -- efficiency as a decimal, so 90 Wh at 0.7 allows 63 Wh, not floor(62.999...) = 62
+    CONSTRAINT storage_cap CHECK (
+        discharged_wh <= floor(charged_wh * CAST(efficiency AS DECIMAL(18, 9))))
 );
 
 CREATE TABLE IF NOT EXISTS go_ledger_events (
@@ -149,4 +151,13 @@ def connect_ledger(path: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:" if path is None else str(path))
     con.execute("SET TimeZone = 'UTC'")
     con.execute(DDL)
+    return con
+
+
+def connect_ledger_read_only(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """Open an existing ledger for reading (dashboards, matching, exports), in UTC."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no certificate ledger at {path}; materialize go_ledger first")
+    con = duckdb.connect(str(path), read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
     return con

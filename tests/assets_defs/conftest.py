@@ -20,6 +20,8 @@ def week_settings(root):
         drop_dir=str(root / "drop"),
         warehouse_path=str(root / "warehouse.duckdb"),
         reports_dir=str(root / "reports"),
+        go_ledger_path=str(root / "go_ledger.duckdb"),
+        go_export_dir=str(root / "exports"),
         sample_start=START,
         sample_end=END,
     )

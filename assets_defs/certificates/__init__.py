@@ -1,0 +1,1 @@
+"""Certificates and Scope 2: the GO ledger, hourly matching, exports and the monthly report."""
