@@ -58,9 +58,10 @@ test: install
 bench: install
 	$(BIN)/python -m bench.bench_meters
 	$(BIN)/python -m bench.bench_carbon
+	$(BIN)/python -m bench.bench_certificates
 
 lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf data/lake data/raw data/drop data/warehouse.duckdb data/warehouse.duckdb.wal data/reports data/plans $(DAGSTER_HOME)
+	rm -rf data/lake data/raw data/drop data/warehouse.duckdb data/warehouse.duckdb.wal data/reports data/plans data/exports data/go_ledger.duckdb data/go_ledger.duckdb.wal $(DAGSTER_HOME)

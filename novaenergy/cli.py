@@ -39,10 +39,15 @@ def _cmd_demo(args, settings) -> int:
         f"day-ahead intensity forecast: {g['forecast_hours']} hours, MAE {g['forecast_mae_g_per_kwh']} g/kWh "
         f"(persistence {g['persistence_mae_g_per_kwh']})"
     )
-    sc = s["scope2_location_based_preliminary"]
-    print(
-        f"Scope 2 location-based (preliminary): {sc['t_co2e_direct']} t CO2e direct, {sc['t_co2e_lifecycle']} t CO2e lifecycle"
-    )
+    for sc in s["scope2"]:
+        print(
+            f"Scope 2 {sc['year']}: location-based {sc['location_based_t_co2e']} t CO2e, "
+            f"market-based {sc['market_based_t_co2e']} t CO2e (residual mix {sc['residual_mix']})"
+        )
+        print(
+            f"  hourly CFE score {sc['hourly_cfe_score']:.1%} "
+            f"(annual match {sc['annual_match_score']:.1%}); report {sc['pdf']}"
+        )
     print(
         f"asset checks: {result.checks_passed} passed, {len(result.checks_failed)} failed {result.checks_failed or ''}"
     )
