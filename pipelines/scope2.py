@@ -21,7 +21,12 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.certificates.matching import FLAG_RULES
+from pipelines.certificates.matching import (
+    FLAG_RULES,
+    cfe_score_expr,
+    consumption_kwh_expr,
+    matched_kwh_expr,
+)
 from pipelines.schemas import conform
 from pipelines.scope2_report_model import ResidualMix, Scope2Report, SupplierFactor
 
@@ -171,20 +176,14 @@ def scope2_hourly(
                 "certificates_cancelled_kwh",
             )
         )
-    ).with_columns(
-        (pl.col("grid_import_kwh") + pl.col("pv_self_consumed_kwh")).alias("consumption_kwh")
-    )
+    ).with_columns(consumption_kwh_expr())
     ci = hourly_intensity_for_scope2(intensity, base["hour_utc"])
     sf = supplier.g_per_kwh if supplier else 0.0
     return (
         base.join(ci, on="hour_utc", how="left")
+        .with_columns(matched_kwh_expr())
         .with_columns(
-            pl.min_horizontal("certificates_cancelled_kwh", "consumption_kwh").alias("matched_kwh")
-        )
-        .with_columns(
-            pl.when(pl.col("consumption_kwh") > 0)
-            .then(pl.col("matched_kwh") / pl.col("consumption_kwh"))
-            .alias("cfe_score"),
+            cfe_score_expr(),
             (
                 pl.min_horizontal(
                     pl.col("consumption_kwh") - pl.col("matched_kwh"), "grid_import_kwh"

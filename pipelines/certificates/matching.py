@@ -35,6 +35,20 @@ def consumption_kwh_expr() -> pl.Expr:
     return (pl.col("grid_import_kwh") + pl.col("pv_self_consumed_kwh")).alias("consumption_kwh")
 
 
+def matched_kwh_expr() -> pl.Expr:
+    """Consumption matched by certificates in the hour [kWh]: min(cancelled, consumption)."""
+    return pl.min_horizontal("certificates_cancelled_kwh", "consumption_kwh").alias("matched_kwh")
+
+
+def cfe_score_expr() -> pl.Expr:
+    """Hourly carbon-free share [0..1]; null for an hour without consumption."""
+    return (
+        pl.when(pl.col("consumption_kwh") > 0)
+        .then(pl.col("matched_kwh") / pl.col("consumption_kwh"))
+        .alias("cfe_score")
+    )
+
+
 def certificates_by_site_hour(
     con: duckdb.DuckDBPyConnection, site_ids: list[str] | None = None
 ) -> pl.DataFrame:
@@ -115,15 +129,8 @@ def hourly_matching(energy: pl.DataFrame, certificates: pl.DataFrame) -> pl.Data
                 )
             ),
         )
-        .with_columns(
-            pl.min_horizontal("certificates_cancelled_kwh", "consumption_kwh").alias("matched_kwh")
-        )
-        .with_columns(
-            pl.when(pl.col("consumption_kwh") > 0)
-            .then(pl.col("matched_kwh") / pl.col("consumption_kwh"))
-            .alias("cfe_score"),
-            _flags_expr(),
-        )
+        .with_columns(matched_kwh_expr())
+        .with_columns(cfe_score_expr(), _flags_expr())
         .sort("site_id", "hour_utc")
     )
     return conform(joined, "go_hourly_matching")
