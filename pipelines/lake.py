@@ -44,6 +44,11 @@ PARTITIONING: dict[str, tuple[str, str | None]] = {
     "go_bundles": ("zone", None),
     "go_ledger_events": ("zone", None),
     "scope2_monthly": ("site_id", None),
+    "vampire_load_events": ("site_id", "start_utc"),
+    "vampire_alerts": ("site_id", "start_utc"),
+    "load_forecast": ("site_id", "ts_utc"),
+    "pv_forecast": ("site_id", "ts_utc"),
+    "data_quality_results": ("dataset", "day_utc"),
     "fleet_vehicles": ("site_id", None),
     "fleet_trips": ("site_id", None),
 }
