@@ -49,6 +49,7 @@ CHECKS = [
     site_checks.fleet_vehicles_checks,
     site_checks.fleet_trips_checks,
     site_checks.meter_readings_checks,
+    site_checks.raw_meter_readings_checks,
     site_checks.device_telemetry_checks,
     site_checks.site_energy_hourly_checks,
     site_checks.site_energy_balance,

@@ -1,14 +1,35 @@
-"""Checks on the site assets: contract suites plus the hourly energy balance."""
+"""Checks on the site assets: contract suites, raw meter suites and the hourly balance.
+
+Smart-meter data quality: the raw meter exports (before validation) and the validated
+``meter_readings`` are checked on the ``meter_readings`` asset, device telemetry on
+``device_telemetry``; blocking suites stop ``site_energy_hourly`` in the same run.
+Every daily suite stores its results per day in ``data_quality_results``.
+"""
 
 import dagster as dg
 import polars as pl
 
 from assets_defs.checks.contract_checks import ContractCheckSpec, build_contract_checks
+from assets_defs.checks.raw_meter_checks import build_raw_meter_checks
 from assets_defs.partitions import window_of
 from assets_defs.resources import LakeResource
-from pipelines import lake
+from pipelines import data_quality, lake
 
 BALANCE_TOLERANCE_KWH = 0.01
+
+#: Largest power a device of the site may report [W]: twice the sample site's 1 MW
+#: grid connection (no battery, charger or inverter behind it comes near).
+DEVICE_POWER_CAP_W = 2_000_000.0
+#: Largest energy per 15-min sample at that power [Wh].
+DEVICE_ENERGY_CAP_WH = DEVICE_POWER_CAP_W * 900 / 3600
+
+#: Telemetry value ranges per unit, and the unit each known metric must carry.
+TELEMETRY_UNIT_RANGES = {
+    "W": (-DEVICE_POWER_CAP_W, DEVICE_POWER_CAP_W),
+    "%": (0.0, 100.0),
+    "Wh": (0.0, DEVICE_ENERGY_CAP_WH),
+}
+TELEMETRY_METRIC_UNITS = {"power_w": "W", "soc_pct": "%", "energy_wh": "Wh"}
 
 
 def _registered_meters(lake_root: str, frame: pl.DataFrame) -> int:
@@ -21,6 +42,11 @@ def _registered_meters(lake_root: str, frame: pl.DataFrame) -> int:
     return registry.filter(pl.col("site_id").is_in(sites)).height
 
 
+def _meter_capacity(lake_root: str, frame: pl.DataFrame) -> pl.DataFrame:
+    registry = lake.scan(lake_root, "meter_registry").collect()
+    return data_quality.with_capacity(frame, registry, on=("site_id", "meter_id"))
+
+
 meter_readings_checks = build_contract_checks(
     "meter_readings",
     ContractCheckSpec(
@@ -29,16 +55,25 @@ meter_readings_checks = build_contract_checks(
         series=("site_id", "meter_id"),
         interval_s=900,
         expected_series=_registered_meters,
+        capacity=_meter_capacity,
+        check_types=True,
     ),
 )
 
+# The raw exports behind meter_readings, before validation.
+raw_meter_readings_checks = build_raw_meter_checks("meter_readings")
+
+# device_telemetry is the raw telemetry files conformed to the contract, row for row,
+# so this suite checks the raw telemetry; nothing validates it before site_energy_hourly.
 device_telemetry_checks = build_contract_checks(
     "device_telemetry",
     ContractCheckSpec(
         dataset="device_telemetry",
-        ranges={"value": (-1e7, 1e7)},
+        unit_ranges=TELEMETRY_UNIT_RANGES,
+        metric_units=TELEMETRY_METRIC_UNITS,
         series=("site_id", "device_id", "metric"),
         interval_s=900,
+        check_types=True,
     ),
 )
 

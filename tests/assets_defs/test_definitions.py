@@ -14,6 +14,10 @@ def test_code_location_loads_with_assets_checks_schedules_and_sensor():
         "day_ahead_prices",
         "grid_carbon_intensity_hourly",
         "warehouse_views",
+        "go_ledger",
+        "go_hourly_matching",
+        "go_certificate_export",
+        "scope2_monthly",
     } <= keys
     check_assets = {k.asset_key.to_user_string() for k in repo.asset_graph.asset_check_keys}
     assert {
@@ -21,10 +25,14 @@ def test_code_location_loads_with_assets_checks_schedules_and_sensor():
         "device_telemetry",
         "grid_generation_mix",
         "day_ahead_prices",
+        "go_ledger",
+        "go_hourly_matching",
+        "scope2_monthly",
     } <= check_assets
     assert {s.name for s in repo.schedule_defs} == {
         "daily_site_job_schedule",
         "refresh_warehouse_job_schedule",
+        "scope2_report_job_schedule",
     }
     assert [s.name for s in repo.sensor_defs] == ["meter_drop_sensor"]
 
