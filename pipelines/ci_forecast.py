@@ -9,7 +9,6 @@ actuals as complete at issue time; a forecast for day D is issued on D-1 at 11:0
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,10 +16,13 @@ import numpy as np
 import polars as pl
 from sklearn.ensemble import HistGradientBoostingRegressor
 
+from pipelines.forecasting import Backtest, issue_time_for
+
 TARGET = "ci_lifecycle_g_per_kwh"
 LAGS_H = (24, 48, 168)
 BASE_FEATURES = ["hour", "weekday", "month", *(f"lag_{h}" for h in LAGS_H), "mean_prev_24"]
 DRIVER = "wind_solar_forecast_mw"
+ISSUE_HOUR = 11  # local, on the day before the forecast day
 
 
 def wind_solar_driver(forecast: pl.DataFrame) -> pl.DataFrame:
@@ -32,20 +34,6 @@ def wind_solar_driver(forecast: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.col("power_mw").sum().alias(DRIVER))
         .sort("hour_utc")
     )
-
-
-@dataclass(frozen=True)
-class Backtest:
-    """Rolling-origin backtest: mean absolute errors [gCO2eq/kWh] over ``days``."""
-
-    days: int
-    mae_model: float
-    mae_persistence: float
-
-    @property
-    def skill(self) -> float:
-        """1 − MAE_model / MAE_persistence: the share of the baseline's error removed."""
-        return 1 - self.mae_model / self.mae_persistence
 
 
 def features(
@@ -116,9 +104,7 @@ def forecast_day(
     )
     model = _fit(feats.filter(pl.col("hour_utc") < start))
     rows = feats.filter(pl.col("hour_utc") >= start)
-    issued = datetime.combine(day - timedelta(days=1), time(11), ZoneInfo(timezone)).astimezone(
-        ZoneInfo("UTC")
-    )
+    issued = issue_time_for(day, timezone, ISSUE_HOUR)
     return rows.select(
         "hour_utc",
         pl.lit(issued).cast(pl.Datetime("us", "UTC")).alias("issued_at_utc"),
@@ -132,7 +118,10 @@ def backtest(
     timezone: str = "Europe/Berlin",
     drivers: pl.DataFrame | None = None,
 ) -> Backtest:
-    """Rolling origin: for each day, fit on everything before it and forecast it."""
+    """Rolling origin: for each day, fit on everything before it and forecast it.
+
+    Returns a :class:`pipelines.forecasting.Backtest` in gCO2eq/kWh.
+    """
     model_errors, baseline_errors = [], []
     feats = features(hourly, timezone, drivers)
     for day in days:
@@ -186,9 +175,7 @@ def forecast_days(
         rows = rows.drop_nulls(_columns(rows))
         if rows.is_empty():
             continue
-        issued = datetime.combine(day - timedelta(days=1), time(11), ZoneInfo(timezone)).astimezone(
-            ZoneInfo("UTC")
-        )
+        issued = issue_time_for(day, timezone, ISSUE_HOUR)
         out.append(
             rows.select(
                 "hour_utc",
