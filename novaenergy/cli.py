@@ -191,6 +191,74 @@ def _cmd_scope2(args, settings) -> int:
     return 0
 
 
+def _read_vampire_readings(path: Path):
+    """The readings file as meter_id, ts_utc (UTC), energy_wh; BadInput on a bad file."""
+    import polars as pl
+
+    from ingest.meter_files import MeterFileError, read_meter_export
+    from pipelines.meters.parse import parse_number, parse_ts_utc
+
+    need = "meter_id, ts_utc (UTC interval start) and energy_wh [Wh] per 15-minute interval"
+    if not path.is_file():
+        raise BadInput(f"{path}: no such file (give a .csv or .parquet file with {need})")
+    try:
+        raw = read_meter_export(path)
+    except MeterFileError as exc:
+        raise BadInput(f"{exc} (the vampire detector needs {need})") from exc
+    missing = [c for c in ("meter_id", "ts_utc", "energy_wh") if c not in raw.columns]
+    if missing:
+        raise BadInput(f"{path}: missing column(s) {', '.join(missing)}; need {need}")
+    ts = parse_ts_utc(raw["ts_utc"])
+    energy = parse_number(raw["energy_wh"])
+    blank = raw["energy_wh"].cast(pl.String).str.strip_chars().fill_null("") == ""
+    for name, parsed, allowed_null in (("ts_utc", ts, None), ("energy_wh", energy, blank)):
+        bad = parsed.is_null() if allowed_null is None else parsed.is_null() & ~allowed_null
+        if bad.any():
+            first = int(bad.arg_true()[0])
+            where = "line" if path.suffix.lower() == ".csv" else "row"
+            raise BadInput(
+                f"{path}: {int(bad.sum())} unreadable {name} value(s), first at {where} "
+                f"{raw['row_number'][first]}: {raw[name][first]!r} "
+                f"({'ISO 8601 with Z or an offset' if name == 'ts_utc' else 'a number of Wh'})"
+            )
+    return pl.DataFrame(
+        {"meter_id": raw["meter_id"].cast(pl.String), "ts_utc": ts, "energy_wh": energy}
+    )
+
+
+def _cmd_vampire(args, settings) -> int:
+    import zoneinfo
+
+    from pipelines.vampire import VampireInputError, detect_vampire_loads
+
+    timezone = args.timezone or settings.site_timezone
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise BadInput(
+            f"--timezone {timezone!r}: not an IANA time zone (e.g. Europe/Berlin)"
+        ) from exc
+    readings = _read_vampire_readings(Path(args.readings))
+    try:
+        events = detect_vampire_loads(
+            readings, site_id=args.site_id, timezone=timezone, subdivision=args.subdivision
+        )
+    except VampireInputError as exc:
+        raise BadInput(f"{args.readings}: {exc}") from exc
+    except NotImplementedError as exc:  # holidays: unknown subdivision
+        raise BadInput(f"--subdivision {args.subdivision!r}: {exc}") from exc
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    events.write_csv(out, datetime_format="%Y-%m-%dT%H:%M:%SZ", float_precision=3)
+    n_meters = readings["meter_id"].n_unique()
+    print(
+        f"vampire loads: {events.height} events on {events['meter_id'].n_unique()} of "
+        f"{n_meters} meters, {events['excess_kwh'].sum():,.1f} kWh excess "
+        f"(off-hours in {timezone}, holidays DE-{args.subdivision}); wrote {out}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="novaenergy", description="NovaEnergy: the site energy OS."
@@ -230,6 +298,23 @@ def build_parser() -> argparse.ArgumentParser:
     carbon.add_argument("--out", required=True, help="output CSV")
     carbon.add_argument("--factors", help="emission-factor table CSV (default: the default table)")
     carbon.set_defaults(func=_cmd_carbon)
+
+    vampire = sub.add_parser(
+        "vampire",
+        help="detect vampire loads (machinery left on at night, weekends, holidays)",
+    )
+    vampire.add_argument(
+        "--readings",
+        required=True,
+        help="CSV or Parquet with meter_id, ts_utc, energy_wh per 15 minutes (2+ weeks)",
+    )
+    vampire.add_argument("--out", required=True, help="output CSV, one row per event")
+    vampire.add_argument("--timezone", help="site time zone (default SITE_TIMEZONE)")
+    vampire.add_argument(
+        "--subdivision", default="BB", help="German state for public holidays (default BB)"
+    )
+    vampire.add_argument("--site-id", help="site id written to the events (default unknown)")
+    vampire.set_defaults(func=_cmd_vampire)
 
     scope2 = sub.add_parser(
         "scope2", help="Scope 2 report (PDF plus CSV), location- and market-based, from the lake"
