@@ -219,7 +219,7 @@ def issue(
                    production_hour_utc + INTERVAL {policy.use_by_months} MONTH,
                    production_hour_utc + INTERVAL {policy.expiry_months} MONTH,
                    NULL, NULL, NULL, NULL, NULL
-            FROM issue_rows;
+            FROM (SELECT * FROM issue_rows ORDER BY device_id, range_start);
             UPDATE go_devices SET next_cert_id = go_devices.next_cert_id + t.total
             FROM (SELECT device_id, sum(q) AS total FROM issue_rows GROUP BY device_id) t
             WHERE go_devices.device_id = t.device_id;
@@ -260,12 +260,15 @@ def _record_events(
     con.execute(
         f"""
         INSERT INTO go_ledger_events
-        SELECT nextval('go_event_seq'), '{event_type}', b.bundle_id, {parent_sql},
+        SELECT nextval('go_event_seq'), '{event_type}', b.bundle_id, b.parent,
                b.range_start, b.range_end, b.quantity_wh, b.status, b.device_id, b.zone,
-               b.production_hour_utc, b.account_id, {from_account_sql}, b.beneficiary_site_id,
+               b.production_hour_utc, b.account_id, b.from_account, b.beneficiary_site_id,
                b.consumption_hour_utc, b.from_storage, $now
-        FROM go_bundles b JOIN ({bundle_ids_sql}) ids ON b.bundle_id = ids.bundle_id
-        ORDER BY b.bundle_id
+        FROM (  -- ids follow the order of a sorted subquery, not of an outer ORDER BY
+            SELECT b.*, {parent_sql} AS parent, {from_account_sql} AS from_account
+            FROM go_bundles b JOIN ({bundle_ids_sql}) ids ON b.bundle_id = ids.bundle_id
+            ORDER BY b.bundle_id
+        ) b
         """,
         {"now": now},
     )
@@ -304,9 +307,9 @@ def apply(
             con,
             """
             CREATE OR REPLACE TEMP TABLE split_rows AS
-            SELECT b.*, a.take_wh, nextval('go_bundle_seq') AS taken_id,
-                   nextval('go_bundle_seq') AS rest_id
-            FROM alloc a JOIN go_bundles b USING (bundle_id) WHERE a.take_wh < b.quantity_wh;
+            SELECT *, nextval('go_bundle_seq') AS taken_id, nextval('go_bundle_seq') AS rest_id
+            FROM (SELECT b.*, a.take_wh FROM alloc a JOIN go_bundles b USING (bundle_id)
+                  WHERE a.take_wh < b.quantity_wh ORDER BY b.bundle_id);
             DELETE FROM go_bundles WHERE bundle_id IN (SELECT bundle_id FROM split_rows);
             """,
         )
