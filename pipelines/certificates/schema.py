@@ -66,8 +66,6 @@ CREATE TABLE IF NOT EXISTS go_bundles (
     consumption_zone VARCHAR,
     cancelled_at_utc TIMESTAMPTZ,
     storage_device_id VARCHAR,
-    UNIQUE (device_id, range_start),
-    UNIQUE (device_id, range_end),
     CHECK (range_start >= 1 AND range_end >= range_start),
     CHECK (quantity_wh = range_end - range_start + 1),
     CHECK (status IN {STATUSES}),
@@ -103,7 +101,7 @@ CREATE TABLE IF NOT EXISTS go_storage (
 );
 
 CREATE TABLE IF NOT EXISTS go_ledger_events (
-    event_id BIGINT PRIMARY KEY,
+    event_id BIGINT NOT NULL,  -- from go_event_seq; no index: append-only, never looked up
     event_type VARCHAR NOT NULL CHECK (event_type IN {EVENT_TYPES}),
     bundle_id BIGINT NOT NULL,
     parent_bundle_id BIGINT,
