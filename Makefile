@@ -59,6 +59,8 @@ bench: install
 	$(BIN)/python -m bench.bench_meters
 	$(BIN)/python -m bench.bench_carbon
 	$(BIN)/python -m bench.bench_certificates
+	$(BIN)/python -m bench.bench_vampire
+	$(BIN)/python -m bench.bench_forecasts
 
 lint: install
 	$(BIN)/ruff check .

@@ -4,6 +4,7 @@ Kept apart from :mod:`assets_defs.definitions` so the CLI and tests can run the 
 assets with their own resources.
 """
 
+from assets_defs.analytics import assets as analytics_assets
 from assets_defs.certificates import assets as certificate_assets
 from assets_defs.certificates import checks as certificate_checks
 from assets_defs.grid import assets as grid_assets
@@ -11,6 +12,8 @@ from assets_defs.grid import checks as grid_checks
 from assets_defs.schedules import (
     daily_site_job,
     daily_site_schedule,
+    day_ahead_forecast_job,
+    day_ahead_forecast_schedule,
     refresh_warehouse_job,
     refresh_warehouse_schedule,
     scope2_report_job,
@@ -38,6 +41,10 @@ LAKE_ASSETS = [
     certificate_assets.go_ledger,
     certificate_assets.go_hourly_matching,
     certificate_assets.scope2_monthly,
+    analytics_assets.vampire_load_events,
+    analytics_assets.vampire_alerts_asset,
+    analytics_assets.load_forecast,
+    analytics_assets.pv_forecast,
 ]
 ASSETS = [
     *LAKE_ASSETS,
@@ -65,6 +72,17 @@ CHECKS = [
     certificate_checks.go_hourly_matching_flags,
     certificate_checks.scope2_monthly_consistent,
 ]
-JOBS = [daily_site_job, refresh_warehouse_job, scope2_report_job, meter_drop_job]
-SCHEDULES = [daily_site_schedule, refresh_warehouse_schedule, scope2_report_schedule]
+JOBS = [
+    daily_site_job,
+    refresh_warehouse_job,
+    scope2_report_job,
+    day_ahead_forecast_job,
+    meter_drop_job,
+]
+SCHEDULES = [
+    daily_site_schedule,
+    refresh_warehouse_schedule,
+    scope2_report_schedule,
+    day_ahead_forecast_schedule,
+]
 SENSORS = [meter_drop_sensor]

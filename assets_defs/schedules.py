@@ -10,7 +10,13 @@ daily_site_job = dg.define_asset_job(
     "daily_site_job",
     selection=dg.AssetSelection.all().required_multi_asset_neighbors()
     - dg.AssetSelection.keys(
-        "meter_registry", "fleet", "warehouse_views", "scope2_monthly", "go_certificate_export"
+        "meter_registry",
+        "fleet",
+        "warehouse_views",
+        "scope2_monthly",
+        "go_certificate_export",
+        "load_forecast",
+        "pv_forecast",
     ),
     partitions_def=daily_partitions,
     description="Land and compute one UTC day for the site and its grid zone.",
@@ -39,4 +45,15 @@ scope2_report_job = dg.define_asset_job(
 # after the daily job has settled yesterday's certificates
 scope2_report_schedule = dg.ScheduleDefinition(
     job=scope2_report_job, cron_schedule="15 3 * * *", execution_timezone="Europe/Berlin"
+)
+
+day_ahead_forecast_job = dg.define_asset_job(
+    "day_ahead_forecast_job",
+    selection=dg.AssetSelection.keys("load_forecast", "pv_forecast"),
+    description="Tomorrow's 15-minute load and PV forecasts for the planner.",
+)
+
+# issued at 12:00 local for the next local day, before the day-ahead planning run
+day_ahead_forecast_schedule = dg.ScheduleDefinition(
+    job=day_ahead_forecast_job, cron_schedule="5 12 * * *", execution_timezone="Europe/Berlin"
 )

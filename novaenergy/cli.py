@@ -39,6 +39,11 @@ def _cmd_demo(args, settings) -> int:
         f"day-ahead intensity forecast: {g['forecast_hours']} hours, MAE {g['forecast_mae_g_per_kwh']} g/kWh "
         f"(persistence {g['persistence_mae_g_per_kwh']})"
     )
+    v = s["vampire_loads"]
+    print(
+        f"vampire loads: {v['alerts']} alerts, {v['excess_kwh']} kWh, {v['excess_cost_eur']} EUR, "
+        f"{v['excess_co2_kg']} kg CO2; largest: {v['largest']}"
+    )
     for sc in s["scope2"]:
         print(
             f"Scope 2 {sc['year']}: location-based {sc['location_based_t_co2e']} t CO2e, "

@@ -132,6 +132,11 @@ def summarize(settings: Settings) -> dict:
                 "go_ledger_events",
                 "go_hourly_matching",
                 "scope2_monthly",
+                "vampire_load_events",
+                "vampire_alerts",
+                "load_forecast",
+                "pv_forecast",
+                "data_quality_results",
             )
         }
         energy = con.execute(
@@ -154,6 +159,10 @@ def summarize(settings: Settings) -> dict:
             WHERE c.zone = $zone AND c.basis = 'production'
             """,
             {"zone": zone},
+        ).fetchone()
+        alerts = con.execute(
+            "SELECT count(*), sum(excess_kwh), sum(excess_cost_eur), sum(excess_co2_kg), "
+            "arg_max(message, excess_kwh) FROM vampire_alerts"
         ).fetchone()
         fc = con.execute(
             """
@@ -183,6 +192,13 @@ def summarize(settings: Settings) -> dict:
         "energy": {
             k: (round(v, 3) if isinstance(v, float) else v)
             for k, v in zip(keys, energy, strict=True)
+        },
+        "vampire_loads": {
+            "alerts": alerts[0],
+            "excess_kwh": round(alerts[1] or 0.0, 1),
+            "excess_cost_eur": round(alerts[2] or 0.0, 2),
+            "excess_co2_kg": round(alerts[3] or 0.0, 1),
+            "largest": alerts[4],
         },
         "grid": {
             "zone": settings.grid_region.removeprefix("EU_ENTSOE_"),

@@ -171,6 +171,25 @@ def write_days(
     return written
 
 
+def merge_days(root: str | Path, dataset: str, df: pl.DataFrame) -> list[Path]:
+    """Add or replace ``df``'s rows (by the dataset key) in the day partitions they fall in.
+
+    Unlike :func:`write_days` other rows of those partitions stay: for datasets such as
+    forecasts, where runs issued at different times share UTC days.
+    """
+    entity_col, ts_col = PARTITIONING[dataset]
+    frame = conform(df, dataset).with_columns(pl.col(ts_col).dt.date().alias("__day"))
+    written = []
+    for (ent, d), part in frame.group_by([entity_col, "__day"], maintain_order=True):
+        new = part.drop("__day")
+        old = read_partition(root, dataset, ent, d)
+        merged = pl.concat([old.join(new, on=KEYS[dataset], how="anti"), conform(new, dataset)])
+        path = write_partition(root, dataset, merged, ent, d)
+        if path is not None:
+            written.append(path)
+    return written
+
+
 def read_partition(
     root: str | Path, dataset: str, entity: str, day: date | None = None
 ) -> pl.DataFrame:

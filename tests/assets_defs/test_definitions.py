@@ -33,6 +33,7 @@ def test_code_location_loads_with_assets_checks_schedules_and_sensor():
         "daily_site_job_schedule",
         "refresh_warehouse_job_schedule",
         "scope2_report_job_schedule",
+        "day_ahead_forecast_job_schedule",
     }
     assert [s.name for s in repo.sensor_defs] == ["meter_drop_sensor"]
 

@@ -1,0 +1,1 @@
+"""Smart-meter analytics: vampire loads and alerts, load and PV forecasts."""
