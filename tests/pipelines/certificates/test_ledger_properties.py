@@ -29,8 +29,8 @@ from tests.pipelines.certificates.conftest import (
     production,
 )
 
-EXAMPLES = int(os.environ.get("LEDGER_STATEFUL_EXAMPLES", "50"))
-STEPS = int(os.environ.get("LEDGER_STATEFUL_STEPS", "30"))
+EXAMPLES = int(os.environ.get("LEDGER_STATEFUL_EXAMPLES", "1000"))
+STEPS = int(os.environ.get("LEDGER_STATEFUL_STEPS", "12"))
 
 HOURS = 5  # hour 4 has no metered consumption
 ZONES = ["DE", "FR", "NL"]
