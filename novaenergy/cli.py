@@ -264,6 +264,12 @@ def _cmd_vampire(args, settings) -> int:
     return 0
 
 
+def _cmd_plan(args, settings) -> int:
+    from novaenergy.plan_cmd import run
+
+    return run(args.scenario, args.out, args.summary)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="novaenergy", description="NovaEnergy: the site energy OS."
@@ -328,6 +334,16 @@ def build_parser() -> argparse.ArgumentParser:
     scope2.add_argument("--year", required=True, type=int, help="UTC calendar year")
     scope2.add_argument("--out", required=True, help="output folder")
     scope2.set_defaults(func=_cmd_scope2)
+
+    plan = sub.add_parser(
+        "plan", help="solve a planning scenario (JSON) into a setpoint plan per device and slot"
+    )
+    plan.add_argument("--scenario", required=True, help="scenario JSON (format in the README)")
+    plan.add_argument(
+        "--out", required=True, help="plan CSV: device_id, slot, slot_start_utc, power_kw"
+    )
+    plan.add_argument("--summary", help="JSON summary: objective terms, baseline, shortfalls")
+    plan.set_defaults(func=_cmd_plan)
     return parser
 
 
