@@ -21,9 +21,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from pipelines.certificates import ledger
 from pipelines.certificates.matching import certificates_by_site_hour, hourly_matching
-from pipelines.certificates.schema import connect_ledger
 from pipelines.scope2 import (
     DEFAULT_RESIDUAL_MIX_FILE,
     Scope2InputError,
@@ -35,6 +33,7 @@ from pipelines.scope2 import (
     scope2_monthly,
 )
 from pipelines.scope2_report_model import ResidualMix, SupplierFactor
+from tests.pipelines.certificates.one_site import settled_ledger
 
 H = [datetime(2025, 6, 2, h, tzinfo=UTC) for h in (12, 13, 20)]
 NOW = datetime(2025, 6, 3, tzinfo=UTC)
@@ -68,50 +67,8 @@ def intensity() -> pl.DataFrame:
 
 
 def matched(transfer_away: bool) -> pl.DataFrame:
-    con = connect_ledger()
-    ledger.register_devices(
-        con,
-        pl.DataFrame(
-            {
-                "device_id": ["pv-1"],
-                "site_id": ["s1"],
-                "zone": ["DE_LU"],
-                "technology": ["solar_pv"],
-                "energy_source": ["solar"],
-                "capacity_w": [20_000],
-                "account_id": ["s1"],
-            }
-        ),
-    )
-    e = energy()
-    ledger.issue(
-        con,
-        e.filter(pl.col("pv_production_kwh") > 0).select(
-            pl.lit("pv-1").alias("device_id"),
-            pl.col("hour_utc").alias("production_hour_utc"),
-            (pl.col("pv_production_kwh") * 1000).alias("metered_wh"),
-        ),
-        NOW,
-    )
-    consumption = e.select(
-        "site_id",
-        "hour_utc",
-        pl.lit("DE_LU").alias("zone"),
-        ((pl.col("grid_import_kwh") + pl.col("pv_self_consumed_kwh")) * 1000).alias("metered_wh"),
-    )
-    ledger.record_consumption(con, consumption)
-    if transfer_away:
-        ids = con.execute("SELECT bundle_id FROM go_bundles").fetchall()
-        ledger.transfer_bundles(con, [i for (i,) in ids], "novatrade", NOW)
-    demand = consumption.select(
-        pl.lit("s1").alias("account_id"),
-        "site_id",
-        "hour_utc",
-        "zone",
-        pl.col("metered_wh").alias("wh"),
-    )
-    ledger.cancel_for_consumption(con, demand, NOW)
-    return hourly_matching(e, certificates_by_site_hour(con))
+    con = settled_ledger(energy(), NOW, sell_first=transfer_away)
+    return hourly_matching(energy(), certificates_by_site_hour(con))
 
 
 @pytest.mark.parametrize(

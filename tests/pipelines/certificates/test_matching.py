@@ -5,13 +5,12 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from pipelines.certificates import ledger
 from pipelines.certificates.matching import (
     certificates_by_site_hour,
     hourly_matching,
     matching_scores,
 )
-from pipelines.certificates.schema import connect_ledger
+from tests.pipelines.certificates.one_site import settled_ledger
 
 H0 = datetime(2025, 6, 2, 11, tzinfo=UTC)
 HOURS = [H0 + timedelta(hours=i) for i in range(3)]
@@ -31,55 +30,9 @@ def energy(consumption=(6.0, 6.0, 6.0), pv=(10.0, 4.0, 0.0), quality="complete")
     )
 
 
-def settled_ledger(e: pl.DataFrame):
-    con = connect_ledger()
-    ledger.register_devices(
-        con,
-        pl.DataFrame(
-            {
-                "device_id": ["pv-1"],
-                "site_id": ["s1"],
-                "zone": ["DE_LU"],
-                "technology": ["solar_pv"],
-                "energy_source": ["solar"],
-                "capacity_w": [20_000],
-                "account_id": ["s1"],
-            }
-        ),
-    )
-    ledger.issue(
-        con,
-        e.filter(pl.col("pv_production_kwh") > 0).select(
-            pl.lit("pv-1").alias("device_id"),
-            pl.col("hour_utc").alias("production_hour_utc"),
-            (pl.col("pv_production_kwh") * 1000).alias("metered_wh"),
-        ),
-        NOW,
-    )
-    consumption = e.select(
-        "site_id",
-        "hour_utc",
-        pl.lit("DE_LU").alias("zone"),
-        ((pl.col("grid_import_kwh") + pl.col("pv_self_consumed_kwh")) * 1000).alias("metered_wh"),
-    )
-    ledger.record_consumption(con, consumption)
-    ledger.cancel_for_consumption(
-        con,
-        consumption.select(
-            pl.col("site_id").alias("account_id"),
-            "site_id",
-            "hour_utc",
-            "zone",
-            pl.col("metered_wh").alias("wh"),
-        ),
-        NOW,
-    )
-    return con
-
-
 def test_matched_is_min_of_cancelled_and_consumption():
     e = energy()
-    m = hourly_matching(e, certificates_by_site_hour(settled_ledger(e)))
+    m = hourly_matching(e, certificates_by_site_hour(settled_ledger(e, NOW)))
     assert m["certificates_issued_kwh"].to_list() == [10.0, 4.0, 0.0]
     assert m["certificates_cancelled_kwh"].to_list() == [6.0, 4.0, 0.0]
     assert m["matched_kwh"].to_list() == [6.0, 4.0, 0.0]
@@ -92,7 +45,7 @@ def test_matched_is_min_of_cancelled_and_consumption():
 
 def test_a_meter_revision_below_the_cancelled_energy_is_flagged():
     e = energy()
-    con = settled_ledger(e)
+    con = settled_ledger(e, NOW)
     revised = energy(consumption=(5.0, 6.0, 6.0))  # the 11:00 reading came down by 1 kWh
     m = hourly_matching(revised, certificates_by_site_hour(con))
     first = m.row(0, named=True)
@@ -103,7 +56,7 @@ def test_a_meter_revision_below_the_cancelled_energy_is_flagged():
 
 def test_certificates_for_an_hour_without_meter_data_are_kept_and_flagged():
     e = energy()
-    con = settled_ledger(e)
+    con = settled_ledger(e, NOW)
     m = hourly_matching(e.slice(1), certificates_by_site_hour(con))
     assert m.height == 3  # the certificate hour is not dropped
     first = m.row(0, named=True)
@@ -113,7 +66,7 @@ def test_certificates_for_an_hour_without_meter_data_are_kept_and_flagged():
 
 def test_incomplete_meter_hours_and_production_revisions_are_flagged():
     e = energy()
-    con = settled_ledger(e)
+    con = settled_ledger(e, NOW)
     revised = energy(pv=(9.0, 4.0, 0.0), quality="incomplete")
     flags = hourly_matching(revised, certificates_by_site_hour(con))["flags"].to_list()
     assert flags[0] == "incomplete_meter_hour,issued_exceeds_metered_production"
