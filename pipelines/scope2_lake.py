@@ -20,9 +20,11 @@ def _partitions(files: list[Path]) -> str:
     return f"{entity}, {len(files)} daily partitions {days[0]}..{days[-1]}"
 
 
-def transferred_away_kwh(lake_root: str | Path, site_id: str, zone: str, year: int) -> float:
-    """The site's own certificates of ``year`` transferred to other accounts [kWh]."""
-    events = lake.read_partition(lake_root, "go_ledger_events", zone)
+def transferred_away_kwh(events: pl.DataFrame, site_id: str, year: int) -> float:
+    """The site's own certificates of ``year`` transferred to other accounts [kWh].
+
+    ``events`` are ``go_ledger_events`` rows.
+    """
     return (
         events.filter(
             (pl.col("event_type") == "transfer")
@@ -88,6 +90,6 @@ def site_year_report(
         hourly,
         residual_mix,
         supplier,
-        transferred_away_kwh(lake_root, site_id, zone, year),
+        transferred_away_kwh(events, site_id, year),
         lineage,
     )

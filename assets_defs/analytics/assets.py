@@ -114,9 +114,22 @@ def _day_ahead_inputs(lake_root: str, site: SiteResource):
     return (
         start,
         last_day,
-        issue_time_for(last_day, site.timezone),
+        # the forecast for the day after the last metered day, issued on that day
+        issue_time_for(last_day + timedelta(days=1), site.timezone),
         weather,
         noisy_weather_forecast(weather, FORECAST_SEED),
+    )
+
+
+def _store_forecast(lake_root: str, dataset: str, forecast: pl.DataFrame, issue):
+    """Merge one issued 15-minute forecast into the lake; its result for the UI."""
+    lake.merge_days(lake_root, dataset, forecast)
+    return dg.MaterializeResult(
+        metadata={
+            "issued_at_utc": issue.isoformat(),
+            "rows": forecast.height,
+            "energy_kwh": float(forecast["power_w"].sum() / 4000),
+        }
     )
 
 
@@ -151,14 +164,7 @@ def load_forecast(lake_store: LakeResource, site: SiteResource) -> dg.Materializ
         timezone=site.timezone,
         weather_forecast=forecast_weather,
     )
-    lake.merge_days(lake_store.root, "load_forecast", forecast)
-    return dg.MaterializeResult(
-        metadata={
-            "issued_at_utc": issue.isoformat(),
-            "rows": forecast.height,
-            "energy_kwh": float(forecast["power_w"].sum() / 4000),
-        }
-    )
+    return _store_forecast(lake_store.root, "load_forecast", forecast, issue)
 
 
 @dg.asset(
@@ -180,11 +186,4 @@ def pv_forecast(lake_store: LakeResource, site: SiteResource) -> dg.MaterializeR
         site_id=site.site_id,
         timezone=site.timezone,
     )
-    lake.merge_days(lake_store.root, "pv_forecast", forecast)
-    return dg.MaterializeResult(
-        metadata={
-            "issued_at_utc": issue.isoformat(),
-            "rows": forecast.height,
-            "energy_kwh": float(forecast["power_w"].sum() / 4000),
-        }
-    )
+    return _store_forecast(lake_store.root, "pv_forecast", forecast, issue)

@@ -114,9 +114,7 @@ def go_hourly_matching(
         lake_store.root, "site_energy_hourly", window.start, window.end, [site.site_id]
     )
     with certificates.connect_read_only() as con:
-        certs = certificates_by_site_hour(con, [site.site_id]).filter(
-            pl.col("hour_utc").is_between(start, end, closed="left")
-        )
+        certs = certificates_by_site_hour(con, [site.site_id], start, end)
     matching = hourly_matching(energy, certs)
     lake.write_days(lake_store.root, "go_hourly_matching", matching, [site.site_id], window.days)
     scores = matching_scores(matching)

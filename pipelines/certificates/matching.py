@@ -12,6 +12,8 @@ devices cancelled for it), so hourly ≤ annual by construction.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import duckdb
 import polars as pl
 
@@ -50,9 +52,14 @@ def cfe_score_expr() -> pl.Expr:
 
 
 def certificates_by_site_hour(
-    con: duckdb.DuckDBPyConnection, site_ids: list[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    site_ids: list[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> pl.DataFrame:
     """Certificates per site and hour from the ledger [kWh].
+
+    ``site_ids`` and the hours ``start <= hour_utc < end`` narrow it down; None for all.
 
     Returns
     -------
@@ -62,28 +69,39 @@ def certificates_by_site_hour(
         cancelled for the site), certificates_cancelled_kwh (cancelled or claimed for the
         site in that hour).
     """
-    sites = "" if site_ids is None else "WHERE site_id IN (SELECT unnest($sites))"
+    params = {"sites": site_ids, "start": start, "end": end}
+
+    def narrowed(site: str, hour: str) -> str:
+        # filters inside each side, so a daily run reads its own hours, not the ledger
+        return (
+            f"($sites IS NULL OR list_contains($sites, {site})) "
+            f"AND ($start IS NULL OR {hour} >= $start) AND ($end IS NULL OR {hour} < $end)"
+        )
+
     return con.sql(
         f"""
         WITH issued AS (
             SELECT d.site_id, i.production_hour_utc AS hour_utc, sum(i.issued_wh) AS wh
-            FROM go_issuances i JOIN go_devices d USING (device_id) GROUP BY ALL),
+            FROM go_issuances i JOIN go_devices d USING (device_id)
+            WHERE {narrowed("d.site_id", "i.production_hour_utc")}
+            GROUP BY ALL),
         cancelled AS (
             SELECT b.beneficiary_site_id AS site_id, b.consumption_hour_utc AS hour_utc,
                    sum(b.quantity_wh) AS wh,
                    sum(b.quantity_wh) FILTER (d.site_id <> b.beneficiary_site_id) AS foreign_wh
             FROM go_bundles b JOIN go_devices d USING (device_id)
-            WHERE b.status IN ('cancelled', 'claimed') GROUP BY ALL)
+            WHERE b.status IN ('cancelled', 'claimed')
+              AND {narrowed("b.beneficiary_site_id", "b.consumption_hour_utc")}
+            GROUP BY ALL)
         SELECT site_id, hour_utc,
                coalesce(i.wh, 0) / 1000.0 AS certificates_issued_kwh,
                (coalesce(i.wh, 0) + coalesce(c.foreign_wh, 0)) / 1000.0
                    AS certificates_available_kwh,
                coalesce(c.wh, 0) / 1000.0 AS certificates_cancelled_kwh
         FROM issued i FULL OUTER JOIN cancelled c USING (site_id, hour_utc)
-        {sites}
         ORDER BY site_id, hour_utc
         """,
-        params={"sites": site_ids} if site_ids is not None else None,
+        params=params,
     ).pl()
 
 
