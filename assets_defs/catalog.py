@@ -9,6 +9,14 @@ from assets_defs.certificates import assets as certificate_assets
 from assets_defs.certificates import checks as certificate_checks
 from assets_defs.grid import assets as grid_assets
 from assets_defs.grid import checks as grid_checks
+from assets_defs.planning import assets as planning_assets
+from assets_defs.planning import checks as planning_checks
+from assets_defs.planning.schedules import (
+    day_ahead_plan_job,
+    day_ahead_plan_schedule,
+    intraday_plan_job,
+    intraday_plan_schedule,
+)
 from assets_defs.schedules import (
     daily_site_job,
     daily_site_schedule,
@@ -45,6 +53,8 @@ LAKE_ASSETS = [
     analytics_assets.vampire_alerts_asset,
     analytics_assets.load_forecast,
     analytics_assets.pv_forecast,
+    planning_assets.site_plans,
+    planning_assets.v2g_settlements,
 ]
 ASSETS = [
     *LAKE_ASSETS,
@@ -71,6 +81,8 @@ CHECKS = [
     certificate_checks.go_hourly_matching_checks,
     certificate_checks.go_hourly_matching_flags,
     certificate_checks.scope2_monthly_consistent,
+    planning_checks.setpoint_plans_within_limits,
+    planning_checks.plan_meets_requests,
 ]
 JOBS = [
     daily_site_job,
@@ -78,11 +90,15 @@ JOBS = [
     scope2_report_job,
     day_ahead_forecast_job,
     meter_drop_job,
+    day_ahead_plan_job,
+    intraday_plan_job,
 ]
 SCHEDULES = [
     daily_site_schedule,
     refresh_warehouse_schedule,
     scope2_report_schedule,
     day_ahead_forecast_schedule,
+    day_ahead_plan_schedule,
+    intraday_plan_schedule,
 ]
 SENSORS = [meter_drop_sensor]

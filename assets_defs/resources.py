@@ -153,6 +153,41 @@ class Scope2Resource(dg.ConfigurableResource):
         return supplier_factor(self.supplier_factor_g_per_kwh, self.supplier_factor_source)
 
 
+class PlanningResource(dg.ConfigurableResource):
+    """What the planner weighs: the import limit [kW], the demand charge on the horizon's
+    peak import [EUR/kW], the internal carbon price [EUR/t] and the charges added to the
+    day-ahead price for imports [EUR/MWh]. The export limit is the site's
+    ``MAX_EXPORT_LIMIT_KW``. Whole numbers, like every numeric setting."""
+
+    max_import_kw: int = 400
+    peak_charge_eur_per_kw: int = 12
+    co2_price_eur_per_t: int = 80
+    import_surcharge_eur_per_mwh: int = 0
+
+    def site_spec(self, site: SiteResource):
+        from pipelines.planning.site_scenario import BatterySpec, SiteSpec
+
+        cfg = site.sample_config()
+        return SiteSpec(
+            site_id=site.site_id,
+            timezone=site.timezone,
+            max_import_kw=float(self.max_import_kw),
+            max_export_kw=float(site.max_export_limit_kw),
+            peak_charge_eur_per_kw=float(self.peak_charge_eur_per_kw),
+            co2_price_eur_per_t=float(self.co2_price_eur_per_t),
+            import_surcharge_eur_per_mwh=float(self.import_surcharge_eur_per_mwh),
+            battery=BatterySpec(
+                device_id="battery-1",
+                capacity_kwh=cfg.battery_capacity_kwh,
+                max_charge_kw=cfg.battery_power_kw,
+                max_discharge_kw=cfg.battery_power_kw,
+                efficiency=cfg.battery_efficiency,
+                min_soc_pct=cfg.battery_soc_min_pct,
+                max_soc_pct=cfg.battery_soc_max_pct,
+            ),
+        )
+
+
 def build_resources(
     lake_root: str,
     raw_root: str,
@@ -163,6 +198,7 @@ def build_resources(
     factor_overrides: str = "",
     certificates: CertificatesResource | None = None,
     scope2: Scope2Resource | None = None,
+    planning: PlanningResource | None = None,
 ) -> dict:
     """The resource dict every run uses, from plain values."""
     return {
@@ -174,6 +210,7 @@ def build_resources(
         "emission_factors": EmissionFactorsResource(overrides=factor_overrides),
         "certificates": certificates or CertificatesResource(),
         "scope2": scope2 or Scope2Resource(),
+        "planning": planning or PlanningResource(),
     }
 
 
@@ -207,5 +244,11 @@ def resources_from_env() -> dict:
             residual_mix_file=dg.EnvVar("RESIDUAL_MIX_FILE"),
             supplier_factor_g_per_kwh=dg.EnvVar("SUPPLIER_FACTOR_G_PER_KWH"),
             supplier_factor_source=dg.EnvVar("SUPPLIER_FACTOR_SOURCE"),
+        ),
+        "planning": PlanningResource(
+            max_import_kw=dg.EnvVar.int("MAX_IMPORT_LIMIT_KW"),
+            peak_charge_eur_per_kw=dg.EnvVar.int("PEAK_CHARGE_EUR_PER_KW"),
+            co2_price_eur_per_t=dg.EnvVar.int("CO2_PRICE_EUR_PER_T"),
+            import_surcharge_eur_per_mwh=dg.EnvVar.int("IMPORT_SURCHARGE_EUR_PER_MWH"),
         ),
     }

@@ -44,6 +44,22 @@ def _cmd_demo(args, settings) -> int:
         f"vampire loads: {v['alerts']} alerts, {v['excess_kwh']} kWh, {v['excess_cost_eur']} EUR, "
         f"{v['excess_co2_kg']} kg CO2; largest: {v['largest']}"
     )
+    for p in s["plans"]:
+        print(
+            f"{p['kind']} plan {p['horizon_utc']} UTC: {p['cost_eur']} EUR vs run-now baseline "
+            f"{p['baseline_cost_eur']} EUR (avoided {p['avoided_cost_eur']} EUR, "
+            f"{p['avoided_co2_kg']} kg CO2)"
+        )
+        filled = {k: v for k, v in p["input_fallback_slots"].items() if v}
+        if filled:
+            print(f"  inputs filled from earlier days [slots]: {filled}")
+        for line in p["explanations"]:
+            print(f"  shortfall: {line}")
+    for basis, v in s["v2g"].items():
+        print(
+            f"V2G ({basis}): {v['vehicles']} vehicles, {v['discharged_kwh']} kWh discharged, "
+            f"{v['amount_eur']} EUR to their owners"
+        )
     for sc in s["scope2"]:
         print(
             f"Scope 2 {sc['year']}: location-based {sc['location_based_t_co2e']} t CO2e, "

@@ -13,6 +13,7 @@ import dagster as dg
 from assets_defs.catalog import ASSETS, CHECKS
 from assets_defs.resources import (
     CertificatesResource,
+    PlanningResource,
     Scope2Resource,
     SiteResource,
     build_resources,
@@ -20,6 +21,7 @@ from assets_defs.resources import (
 from novaenergy.console import steps
 from novaenergy.scope2_run import write_site_year
 from novaenergy.settings import Settings
+from pipelines.planning.site_scenario import KINDS
 from pipelines.warehouse import connect_read_only
 
 
@@ -61,6 +63,12 @@ def resources_for(settings: Settings) -> dict:
             supplier_factor_g_per_kwh=settings.supplier_factor_g_per_kwh,
             supplier_factor_source=settings.supplier_factor_source,
         ),
+        PlanningResource(
+            max_import_kw=settings.max_import_limit_kw,
+            peak_charge_eur_per_kw=settings.peak_charge_eur_per_kw,
+            co2_price_eur_per_t=settings.co2_price_eur_per_t,
+            import_surcharge_eur_per_mwh=settings.import_surcharge_eur_per_mwh,
+        ),
     )
 
 
@@ -77,6 +85,14 @@ def _instance() -> dg.DagsterInstance:
     )
 
 
+def _run_configs(asset: dg.AssetsDefinition) -> list[dict]:
+    """One run per asset; the planner twice, as the day-ahead and then the intraday run
+    would (both as of the newest telemetry, see :class:`assets_defs.planning.assets.PlanConfig`)."""
+    if asset.node_def.name != "site_plans":
+        return [{}]
+    return [{"ops": {"site_plans": {"config": {"kind": kind}}}} for kind in KINDS]
+
+
 def materialize_all(
     settings: Settings, instance: dg.DagsterInstance | None = None
 ) -> tuple[int, list[str]]:
@@ -90,8 +106,9 @@ def materialize_all(
         "dagster/asset_partition_range_end": last_day.isoformat(),
     }
     passed, failed = 0, []
-    with steps(len(ASSETS), "materializing") as advance:
-        for asset in ASSETS:
+    runs = [(asset, config) for asset in ASSETS for config in _run_configs(asset)]
+    with steps(len(runs), "materializing") as advance:
+        for asset, config in runs:
             partitioned = asset.partitions_def is not None
             checks = [c for c in CHECKS if any(k.asset_key in asset.keys for k in c.check_keys)]
             result = dg.materialize(
@@ -99,7 +116,7 @@ def materialize_all(
                 resources=resources,
                 instance=instance,
                 tags=tags if partitioned else None,
-                run_config=QUIET,
+                run_config={**QUIET, **config},
                 raise_on_error=True,
             )
             for evaluation in result.get_asset_check_evaluations():
@@ -109,7 +126,9 @@ def materialize_all(
                     failed.append(
                         f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
                     )
-            advance(asset.key.to_user_string())
+            kind = config.get("ops", {}).get("site_plans", {}).get("config", {}).get("kind")
+            label = "+".join(k.to_user_string() for k in asset.keys)
+            advance(label + (f" ({kind})" if kind else ""))
     return passed, failed
 
 
@@ -134,6 +153,9 @@ def summarize(settings: Settings) -> dict:
                 "scope2_monthly",
                 "vampire_load_events",
                 "vampire_alerts",
+                "setpoint_plans",
+                "plan_runs",
+                "v2g_settlements",
                 "load_forecast",
                 "pv_forecast",
                 "data_quality_results",
@@ -176,6 +198,18 @@ def summarize(settings: Settings) -> dict:
               ON y.hour_utc = f.hour_utc - INTERVAL 1 DAY AND y.zone = f.zone AND y.basis = 'production'
             """
         ).fetchone()
+        plans = con.execute(
+            """
+            SELECT kind, plan_id, valid_from_utc, valid_until_utc, cost_eur, baseline_cost_eur,
+                   avoided_cost_eur, avoided_co2_kg, ev_shortfall_kwh, explanations,
+                   input_fallbacks
+            FROM plan_runs ORDER BY created_at_utc
+            """
+        ).fetchall()
+        v2g = con.execute(
+            "SELECT basis, count(DISTINCT vehicle_id), sum(discharged_kwh), sum(amount_eur) "
+            "FROM v2g_settlements GROUP BY basis ORDER BY basis"
+        ).fetchall()
     keys = [
         "consumption_mwh",
         "pv_production_mwh",
@@ -199,6 +233,25 @@ def summarize(settings: Settings) -> dict:
             "excess_cost_eur": round(alerts[2] or 0.0, 2),
             "excess_co2_kg": round(alerts[3] or 0.0, 1),
             "largest": alerts[4],
+        },
+        "plans": [
+            {
+                "kind": p[0],
+                "plan_id": p[1],
+                "horizon_utc": f"{p[2]:%Y-%m-%d %H:%M} .. {p[3]:%Y-%m-%d %H:%M}",
+                "cost_eur": round(p[4], 2),
+                "baseline_cost_eur": round(p[5], 2),
+                "avoided_cost_eur": round(p[6], 2),
+                "avoided_co2_kg": round(p[7], 1),
+                "ev_shortfall_kwh": round(p[8], 1),
+                "explanations": json.loads(p[9]),
+                "input_fallback_slots": json.loads(p[10]),
+            }
+            for p in plans
+        ],
+        "v2g": {
+            basis: {"vehicles": n, "discharged_kwh": round(kwh, 1), "amount_eur": round(eur, 2)}
+            for basis, n, kwh, eur in v2g
         },
         "grid": {
             "zone": settings.grid_region.removeprefix("EU_ENTSOE_"),

@@ -37,6 +37,10 @@ DEFAULTS: dict[str, str] = {
     "RESIDUAL_MIX_FILE": "",
     "SUPPLIER_FACTOR_G_PER_KWH": "",
     "SUPPLIER_FACTOR_SOURCE": "",
+    "MAX_IMPORT_LIMIT_KW": "400",
+    "PEAK_CHARGE_EUR_PER_KW": "12",
+    "CO2_PRICE_EUR_PER_T": "80",
+    "IMPORT_SURCHARGE_EUR_PER_MWH": "0",
 }
 
 
@@ -68,6 +72,10 @@ class Settings:
     residual_mix_file: str
     supplier_factor_g_per_kwh: str
     supplier_factor_source: str
+    max_import_limit_kw: int
+    peak_charge_eur_per_kw: int
+    co2_price_eur_per_t: int
+    import_surcharge_eur_per_mwh: int
 
 
 def load_settings(
@@ -111,6 +119,10 @@ def load_settings(
         residual_mix_file=values["RESIDUAL_MIX_FILE"],
         supplier_factor_g_per_kwh=values["SUPPLIER_FACTOR_G_PER_KWH"],
         supplier_factor_source=values["SUPPLIER_FACTOR_SOURCE"],
+        max_import_limit_kw=parse("MAX_IMPORT_LIMIT_KW", int),
+        peak_charge_eur_per_kw=parse("PEAK_CHARGE_EUR_PER_KW", int),
+        co2_price_eur_per_t=parse("CO2_PRICE_EUR_PER_T", int),
+        import_surcharge_eur_per_mwh=parse("IMPORT_SURCHARGE_EUR_PER_MWH", int),
     )
     if not settings.grid_region.startswith("EU_ENTSOE_"):
         raise SettingsError(

@@ -51,6 +51,9 @@ PARTITIONING: dict[str, tuple[str, str | None]] = {
     "data_quality_results": ("dataset", "day_utc"),
     "fleet_vehicles": ("site_id", None),
     "fleet_trips": ("site_id", None),
+    "setpoint_plans": ("site_id", "slot_start_utc"),
+    "plan_runs": ("site_id", "created_at_utc"),
+    "v2g_settlements": ("site_id", None),
 }
 
 
@@ -172,13 +175,15 @@ def write_days(
 
 
 def merge_days(root: str | Path, dataset: str, df: pl.DataFrame) -> list[Path]:
-    """Add or replace ``df``'s rows (by the dataset key) in the day partitions they fall in.
+    """Add or replace ``df``'s rows (by the dataset key) in the partitions they fall in.
 
     Unlike :func:`write_days` other rows of those partitions stay: for datasets such as
-    forecasts, where runs issued at different times share UTC days.
+    forecasts or plans, where runs issued at different times share UTC days. A dataset
+    not partitioned by day has one partition per entity.
     """
     entity_col, ts_col = PARTITIONING[dataset]
-    frame = conform(df, dataset).with_columns(pl.col(ts_col).dt.date().alias("__day"))
+    day = pl.col(ts_col).dt.date() if ts_col is not None else pl.lit(None, pl.Date)
+    frame = conform(df, dataset).with_columns(day.alias("__day"))
     written = []
     for (ent, d), part in frame.group_by([entity_col, "__day"], maintain_order=True):
         new = part.drop("__day")

@@ -242,6 +242,45 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "arrive_utc": UTC_TS,
         "energy_kwh": pl.Float64,
     },
+    "setpoint_plans": {
+        "site_id": pl.String,
+        "plan_id": pl.String,
+        "kind": pl.String,
+        "created_at_utc": UTC_TS,
+        "valid_from_utc": UTC_TS,
+        "valid_until_utc": UTC_TS,
+        "device_id": pl.String,
+        "slot_start_utc": UTC_TS,
+        "power_w": pl.Float64,
+    },
+    "plan_runs": {
+        "site_id": pl.String,
+        "plan_id": pl.String,
+        "kind": pl.String,
+        "created_at_utc": UTC_TS,
+        "valid_from_utc": UTC_TS,
+        "valid_until_utc": UTC_TS,
+        "status": pl.String,
+        "feasible": pl.Boolean,
+        "cost_eur": pl.Float64,
+        "baseline_cost_eur": pl.Float64,
+        "avoided_cost_eur": pl.Float64,
+        "avoided_co2_kg": pl.Float64,
+        "ev_shortfall_kwh": pl.Float64,
+        "explanations": pl.String,
+        "input_fallbacks": pl.String,
+        "summary_json": pl.String,
+    },
+    "v2g_settlements": {
+        "site_id": pl.String,
+        "day": pl.Date,
+        "owner_account": pl.String,
+        "vehicle_id": pl.String,
+        "basis": pl.String,
+        "discharged_kwh": pl.Float64,
+        "amount_eur": pl.Float64,
+        "price_slots_missing": pl.Int32,
+    },
 }
 
 # The key that makes a row unique within each dataset; writes sort by it.
@@ -269,6 +308,9 @@ KEYS: dict[str, list[str]] = {
     "data_quality_results": ["dataset", "day_utc", "suite", "expectation", "column"],
     "fleet_vehicles": ["site_id", "vehicle_id"],
     "fleet_trips": ["site_id", "vehicle_id", "depart_utc"],
+    "setpoint_plans": ["site_id", "plan_id", "device_id", "slot_start_utc"],
+    "plan_runs": ["site_id", "plan_id"],
+    "v2g_settlements": ["site_id", "day", "owner_account", "vehicle_id", "basis"],
 }
 
 

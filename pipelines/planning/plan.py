@@ -265,14 +265,18 @@ def solve_scenario(scenario: Scenario | dict, time_limit_s: float = 60.0) -> Pla
 
 
 def to_setpoint_plans(
-    result: PlanResult, plan_id: str, kind: str, created_at_utc: datetime, slot_minutes: int
+    result: PlanResult | pl.DataFrame,
+    plan_id: str,
+    kind: str,
+    created_at_utc: datetime,
+    slot_minutes: int,
 ) -> pl.DataFrame:
     """Shape a plan as rows of the ``setpoint_plans`` lake table.
 
     Parameters
     ----------
-    result : PlanResult
-        The solved plan.
+    result : PlanResult or polars.DataFrame
+        The solved plan, or a plan frame (device_id, slot_start_utc, power_kw [kW]).
     plan_id : str
         Identifier of the plan.
     kind : str
@@ -288,7 +292,7 @@ def to_setpoint_plans(
         Columns plan_id, kind, created_at_utc, valid_from_utc, valid_until_utc, device_id,
         slot_start_utc and power_w [W].
     """
-    f = result.frame
+    f = result.frame if isinstance(result, PlanResult) else result
     starts = f["slot_start_utc"]
     valid_from = starts.min()
     valid_until = starts.max() + timedelta(minutes=slot_minutes) if f.height else None

@@ -18,6 +18,9 @@ def test_code_location_loads_with_assets_checks_schedules_and_sensor():
         "go_hourly_matching",
         "go_certificate_export",
         "scope2_monthly",
+        "setpoint_plans",
+        "plan_runs",
+        "v2g_settlements",
     } <= keys
     check_assets = {k.asset_key.to_user_string() for k in repo.asset_graph.asset_check_keys}
     assert {
@@ -28,12 +31,16 @@ def test_code_location_loads_with_assets_checks_schedules_and_sensor():
         "go_ledger",
         "go_hourly_matching",
         "scope2_monthly",
+        "setpoint_plans",
+        "plan_runs",
     } <= check_assets
     assert {s.name for s in repo.schedule_defs} == {
         "daily_site_job_schedule",
         "refresh_warehouse_job_schedule",
         "scope2_report_job_schedule",
         "day_ahead_forecast_job_schedule",
+        "day_ahead_plan_schedule",
+        "intraday_plan_schedule",
     }
     assert [s.name for s in repo.sensor_defs] == ["meter_drop_sensor"]
 
