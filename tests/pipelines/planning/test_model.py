@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import highspy
 import numpy as np
 import pytest
@@ -39,18 +41,37 @@ def test_start_fixing_finds_the_mip_optimum(fractional_day):
         assert set(np.round(p, 6)) <= {0.0, job.power_kw}
 
 
-def test_solve_time_sums_every_run(fractional_day):
+def test_solve_time_sums_every_run(fractional_day, monkeypatch):
+    times = []
+    run = model._Runner.run
+
+    def timed(self):
+        start = model.time.perf_counter()
+        out = run(self)
+        times.append(model.time.perf_counter() - start)
+        return out
+
+    monkeypatch.setattr(model._Runner, "run", timed)
     sol = model.solve_model(fractional_day)
-    assert 0 < sol.solve_s
-    assert sol.build_s > 0
+    assert sol.solve_runs == len(times) > 1
+    assert 0.5 * sum(times) < sol.solve_s <= sum(times)  # run() calls only
 
 
-def test_mip_fallback_when_the_gap_is_not_closed(fractional_day, monkeypatch):
+def test_start_bound_proves_the_plan(fractional_day, monkeypatch):
+    calls = []
+    monkeypatch.setattr(model, "_solve_mip", lambda *a: calls.append(a))
+    sol = model.solve_model(fractional_day)
+    assert sol.status == "Optimal" and not calls  # no MIP was needed
+
+
+def test_mip_fallback_when_the_bound_cannot_be_raised(fractional_day, monkeypatch):
     fixed = model.solve_model(fractional_day)
-    monkeypatch.setattr(model, "MIP_REL_GAP", 0.0)
-    monkeypatch.setattr(model, "MIP_ABS_GAP_EUR", 1e-3)
+    calls = []
+    solve_mip = model._solve_mip
+    monkeypatch.setattr(model, "_start_bound", lambda *a: -math.inf)
+    monkeypatch.setattr(model, "_solve_mip", lambda *a: calls.append(a) or solve_mip(*a))
     sol = model.solve_model(fractional_day)
-    assert sol.solve_runs == fixed.solve_runs + 1  # one MIP run on top
+    assert len(calls) == 1
     assert sol.status == "Optimal"
     assert sol.objective_eur <= fixed.objective_eur + 1e-3
 
