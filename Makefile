@@ -15,11 +15,12 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help install demo dev test bench lint clean env
+.PHONY: help install demo dev test test-v2g bench lint clean env
 
 help:
 	@echo "make demo    install, then build the sample site and materialize every asset"
 	@echo "make test    install, then run the test suite"
+	@echo "make test-v2g  install, then the 50-EV fleet-day planner tests (limits, V2G, priorities)"
 	@echo "make dev     Dagster UI on 127.0.0.1:3000 and Streamlit on 127.0.0.1:8501"
 	@echo "make bench   benchmarks (ratios against baselines measured in the same run)"
 	@echo "make lint    ruff"
@@ -55,12 +56,16 @@ dev: install
 test: install
 	$(BIN)/python -m pytest -q
 
+test-v2g: install
+	$(BIN)/python -m pytest -q tests/pipelines/planning/test_fleet.py
+
 bench: install
 	$(BIN)/python -m bench.bench_meters
 	$(BIN)/python -m bench.bench_carbon
 	$(BIN)/python -m bench.bench_certificates
 	$(BIN)/python -m bench.bench_vampire
 	$(BIN)/python -m bench.bench_forecasts
+	$(BIN)/python -m bench.bench_planning
 
 lint: install
 	$(BIN)/ruff check .
