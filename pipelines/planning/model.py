@@ -47,7 +47,7 @@ mostly presolve and the root LP, whose job starts came out integral. So:
    1.6-1.8 s for the old build with presolve (2.6-2.8 s without); re-solves are warm-started.
 2. V2G rule: a V2G vehicle that is short in the plan may not discharge (see
    :func:`_keep_v2g_whole`); re-solve until no such vehicle is left. This LP's objective is
-   the bound of step 4.
+   the bound of step 4, and its reduced costs serve step 5.
 3. If every start binary is integral, that is the MIP optimum. Otherwise fix one job at a
    time: the one whose relaxed start is most decided is re-solved with each of its
    ``START_CANDIDATES`` likeliest starts fixed, and the cheapest is kept (a few warm-started
@@ -616,7 +616,7 @@ def _fix_starts(
 
 
 def _solve(m: _Model, time_limit_s: float) -> tuple[_Runner, float, np.ndarray, str]:
-    """LP relaxation, then start fixing, then (only if the gap is not closed) the MIP.
+    """LP relaxation, start fixing, a raised bound, and the MIP only if the gap stays open.
 
     Returns
     -------
