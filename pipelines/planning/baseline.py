@@ -12,12 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.planning.model import DEGRADATION_EUR_PER_KWH
+from pipelines.planning.model import DEGRADATION_EUR_PER_KWH, V2G_DEGRADATION_EUR_PER_KWH
 from pipelines.planning.scenario import Scenario
 
 
 def cost_terms(
-    sc: Scenario, import_kw: np.ndarray, export_kw: np.ndarray, throughput_kwh: float = 0.0
+    sc: Scenario,
+    import_kw: np.ndarray,
+    export_kw: np.ndarray,
+    throughput_kwh: float = 0.0,
+    v2g_discharged_kwh: float = 0.0,
 ) -> dict[str, float]:
     """Objective terms of a grid exchange profile.
 
@@ -29,6 +33,8 @@ def cost_terms(
         Grid import and export per slot [kW].
     throughput_kwh : float
         Battery energy charged plus discharged [kWh], priced as degradation.
+    v2g_discharged_kwh : float
+        Energy vehicles discharged into the site [kWh], priced as vehicle battery wear.
 
     Returns
     -------
@@ -45,7 +51,9 @@ def cost_terms(
     co2_cost = co2_kg / 1000 * g.co2_price_eur_per_t
     peak = float(import_kw.max(initial=0.0))
     peak_cost = peak * g.peak_charge_eur_per_kw
-    degradation = throughput_kwh * DEGRADATION_EUR_PER_KWH
+    degradation = (
+        throughput_kwh * DEGRADATION_EUR_PER_KWH + v2g_discharged_kwh * V2G_DEGRADATION_EUR_PER_KWH
+    )
     return {
         "import_cost_eur": import_cost,
         "export_revenue_eur": export_rev,

@@ -26,7 +26,7 @@ Bus balance per slot (positive = draws from the site bus)::
                 - unserved
 
 Objective [EUR]: import cost - export revenue + CO2 cost of imports + peak charge + battery
-degradation (per kWh throughput) + slack penalties.
+degradation (per kWh of battery throughput and of V2G discharge) + slack penalties.
 
 Slacks make the model feasible for every valid scenario, so the planner explains rather than
 fails: EV shortfall (penalty decreasing with departure order, so the vehicle leaving first is
@@ -96,6 +96,9 @@ from pipelines.planning.scenario import Scenario
 
 DEGRADATION_EUR_PER_KWH = 0.01
 """Battery degradation cost per kWh charged or discharged [EUR/kWh]."""
+V2G_DEGRADATION_EUR_PER_KWH = 0.05
+"""Wear of a vehicle's battery per kWh it discharges into the site [EUR/kWh]: V2G must earn
+more than this, so vehicles are not cycled for cents."""
 CURTAILMENT_EUR_PER_KWH = 1e-3
 """Tie-breaker cost per kWh curtailed, so PV is curtailed only when it pays [EUR/kWh]."""
 MIP_REL_GAP = 1e-4
@@ -268,6 +271,7 @@ def penalty_scale(sc: Scenario) -> float:
         + float(g.ci_g_per_kwh.max()) * g.co2_price_eur_per_t / 1e6
         + g.peak_charge_eur_per_kw / sc.dt_h
         + 2 * DEGRADATION_EUR_PER_KWH
+        + V2G_DEGRADATION_EUR_PER_KWH
         + 1.0
     )
 
@@ -405,7 +409,7 @@ def _add_ev(b: _Builder, sc: Scenario, ev, pen: float, bal: np.ndarray) -> _EvCo
         b.coef(nrow, c.ch, dt)
         b.coef(nrow, c.short, 1.0)
         return c
-    c.dis = b.cols(L, 0.0, ev.max_discharge_kw)
+    c.dis = b.cols(L, 0.0, ev.max_discharge_kw, dt * V2G_DEGRADATION_EUR_PER_KWH)
     b.coef(rows_t, c.dis, 1.0)
     c.soc = b.cols(L, min(ev.min_soc_kwh, ev.soc_kwh), ev.capacity_kwh)
     rhs = np.zeros(L)

@@ -124,14 +124,18 @@ def _frame(sc: Scenario, sol: Solution) -> pl.DataFrame:
     if sc.has_pv:
         series.append((PV_CURTAILMENT_ID, sol.curtail_kw))
     T = sc.slots
-    starts = sc.slot_starts()
     power = np.concatenate([p for _, p in series]) if series else np.zeros(0)
     power = np.round(power, 6) + 0.0  # drop solver noise and negative zeros
+    slot = np.tile(np.arange(T), len(series))
+    start_us = int(sc.start_utc.timestamp() * 1_000_000)
+    step_us = sc.slot_minutes * 60_000_000
     return pl.DataFrame(
         {
-            "device_id": [d for d, _ in series for _ in range(T)],
-            "slot": np.tile(np.arange(T), len(series)),
-            "slot_start_utc": starts * len(series),
+            "device_id": pl.Series([d for d, _ in series]).gather(
+                np.repeat(np.arange(len(series)), T)
+            ),
+            "slot": slot,
+            "slot_start_utc": pl.Series(start_us + slot * step_us).cast(pl.Datetime("us", "UTC")),
             "power_kw": power,
         },
         schema=PLAN_SCHEMA,
@@ -168,7 +172,8 @@ def solve_scenario(scenario: Scenario | dict, time_limit_s: float = 60.0) -> Pla
     sol = solve_model(sc, time_limit_s=time_limit_s)
     dt = sc.dt_h
     throughput = float(np.abs(sol.battery_kw).sum() * dt) if sol.battery_kw is not None else 0.0
-    terms = cost_terms(sc, sol.import_kw, sol.export_kw, throughput)
+    v2g_kwh = sum(float(-np.minimum(p, 0).sum()) for p in sol.ev_kw.values()) * dt
+    terms = cost_terms(sc, sol.import_kw, sol.export_kw, throughput, v2g_kwh)
     base = baseline_plan(sc)
 
     slacks: list[dict[str, Any]] = []
