@@ -145,24 +145,35 @@ class SimulatedSunSpecDevice:
         set_values: list[int] | list[bool] | None,
     ) -> ExcCodes | None:
         if function_code in WRITE_CODES and set_values is not None:
-            values = [int(v) for v in set_values]
-            checked = []
-            for i, raw in enumerate(values):
-                found = self.image.point_at(address + i)
-                if found is None or found not in self.writable:
-                    return ExcCodes.ILLEGAL_ADDRESS
-                p = self.image.models[found[0]][found[1]]
-                value = reg.decode(p, [raw])
-                lo, hi = self.writable[found]
-                if value is None or not lo <= value <= hi:
-                    return ExcCodes.ILLEGAL_VALUE
-                checked.append((found, value))
-            for (model_id, name), value in checked:
-                self.image.set(model_id, name, value)
-                self.on_write(model_id, name)
-            self.update()
+            if error := self.write_registers(address, [int(v) for v in set_values]):
+                return error
         offset = self.image.base - start_address
         current_registers[offset : offset + len(self.image.registers)] = self.image.registers
+        return None
+
+    def write_registers(self, address: int, values: list[int]) -> ExcCodes | None:
+        """Apply a Modbus write of ``values`` at ``address`` as the device would.
+
+        Returns
+        -------
+        ExcCodes or None
+            ILLEGAL_ADDRESS for a register that is not a writable control point,
+            ILLEGAL_VALUE for a value out of the point's range; nothing is written then.
+        """
+        checked = []
+        for i, raw in enumerate(values):
+            found = self.image.point_at(address + i)
+            if found is None or found not in self.writable:
+                return ExcCodes.ILLEGAL_ADDRESS
+            value = reg.decode(self.image.models[found[0]][found[1]], [raw & 0xFFFF])
+            lo, hi = self.writable[found]
+            if value is None or not lo <= value <= hi:
+                return ExcCodes.ILLEGAL_VALUE
+            checked.append((found, value))
+        for (model_id, name), value in checked:
+            self.image.set(model_id, name, value)
+            self.on_write(model_id, name)
+        self.update()
         return None
 
     def on_write(self, model_id: int, name: str) -> None:
