@@ -1,0 +1,91 @@
+"""Idempotent transaction bookkeeping: stations resend, the CSMS records each event once.
+
+OCPP 2.x TransactionEvent is keyed on ``(transactionId, seqNo)``; the OCPP 1.6 equivalent is
+StartTransaction (keyed on connector and start time, so a resent start gets the same id) and
+StopTransaction (keyed on the transaction id). Every resend is still answered; only the
+recording is skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Tx:
+    station_id: str
+    evse_id: int
+    seq_nos: set[int] = field(default_factory=set)
+    ended: bool = False
+
+
+class TransactionStore:
+    """Transactions of every station, bounded in memory.
+
+    Parameters
+    ----------
+    max_transactions : int
+        How many transactions (open and recently ended) are remembered; the oldest ended
+        ones are forgotten first.
+    """
+
+    def __init__(self, max_transactions: int = 100_000) -> None:
+        self._txs: OrderedDict[str, _Tx] = OrderedDict()
+        self._starts_16: dict[tuple[str, int, str], int] = {}
+        self._ids_16 = itertools.count(1)
+        self._open: dict[str, str] = {}
+        self._max = max_transactions
+
+    def record_event(
+        self, station_id: str, transaction_id: str, seq_no: int, event_type: str, evse_id: int
+    ) -> bool:
+        """Record one TransactionEvent; False when ``(transactionId, seqNo)`` was seen."""
+        key = f"{station_id}/{transaction_id}"
+        tx = self._txs.get(key)
+        if tx is None:
+            tx = self._txs[key] = _Tx(station_id, evse_id)
+            self._prune()
+        if seq_no in tx.seq_nos:
+            return False
+        tx.seq_nos.add(seq_no)
+        if evse_id:
+            tx.evse_id = evse_id
+        if event_type == "Ended":
+            tx.ended = True
+            if self._open.get(station_id) == key:
+                del self._open[station_id]
+        elif not tx.ended:
+            self._open[station_id] = key
+        return True
+
+    def start_16(self, station_id: str, connector_id: int, timestamp: str) -> tuple[int, bool]:
+        """An OCPP 1.6 StartTransaction: ``(transaction id, first time seen)``."""
+        key = (station_id, connector_id, timestamp)
+        if key in self._starts_16:
+            return self._starts_16[key], False
+        tx_id = next(self._ids_16)
+        self._starts_16[key] = tx_id
+        self.record_event(station_id, str(tx_id), 0, "Started", connector_id)
+        return tx_id, True
+
+    def stop_16(self, station_id: str, transaction_id: int) -> bool:
+        """An OCPP 1.6 StopTransaction; False when it was already recorded."""
+        return self.record_event(station_id, str(transaction_id), 1 << 30, "Ended", 0)
+
+    def active(self, station_id: str) -> tuple[str, int] | None:
+        """The station's newest open transaction as ``(transaction id, evse id)``."""
+        key = self._open.get(station_id)
+        if key is None or key not in self._txs:
+            return None
+        return key.split("/", 1)[1], self._txs[key].evse_id
+
+    def _prune(self) -> None:
+        while len(self._txs) > self._max:
+            for key, tx in self._txs.items():
+                if tx.ended:
+                    del self._txs[key]
+                    break
+            else:
+                self._txs.popitem(last=False)
