@@ -65,13 +65,14 @@ def parse_limits(version: str, response: object, base: StationLimits) -> Station
         }
         unit_names = {"a": "A", "w": "W"}
     limits = base
-    try:
-        if "PeriodsPerSchedule" in values:
-            limits = replace(limits, periods_per_schedule=max(1, int(values["PeriodsPerSchedule"])))
-        if "ProfileStackLevel" in values:
-            limits = replace(limits, max_stack_level=max(0, int(values["ProfileStackLevel"])))
-    except ValueError:
-        pass  # a garbled number keeps the default
+    for name, attr, low in (
+        ("PeriodsPerSchedule", "periods_per_schedule", 1),
+        ("ProfileStackLevel", "max_stack_level", 0),
+    ):
+        try:
+            limits = replace(limits, **{attr: max(low, int(values[name]))})
+        except (KeyError, ValueError):
+            pass  # not reported, or garbled: keep the default
     units = _units(values.get("RateUnit", ""), unit_names)
     if units:
         limits = replace(limits, rate_units=units)
