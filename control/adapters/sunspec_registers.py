@@ -96,13 +96,19 @@ class Model:
     length: int
     name: str
     points: dict[str, Point] = field(default_factory=dict)
+    # offsets of undeclared registers whose unimplemented value is 0x8000 (int16, sunssf,
+    # pad); any other undeclared register is unimplemented as 0xFFFF. Lets a simulator
+    # serve a whole model that strict readers (pysunspec2) decode without errors.
+    signed_gaps: tuple[int, ...] = ()
 
     def __getitem__(self, name: str) -> Point:
         return self.points[name]
 
 
-def _model(model_id: int, length: int, name: str, *points: Point) -> Model:
-    return Model(model_id, length, name, {p.name: p for p in points})
+def _model(
+    model_id: int, length: int, name: str, *points: Point, signed_gaps: tuple[int, ...] = ()
+) -> Model:
+    return Model(model_id, length, name, {p.name: p for p in points}, signed_gaps)
 
 
 def _inverter(model_id: int, name: str) -> Model:
@@ -116,6 +122,7 @@ def _inverter(model_id: int, name: str) -> Model:
         Point("WH", 24, "acc32", "Wh", "WH_SF"),  # lifetime AC energy exported
         Point("WH_SF", 26, "sunssf"),
         Point("St", 38, "enum16"),  # 1 off, 2 sleeping, 4 MPPT, 5 throttled, 7 fault, 8 standby
+        signed_gaps=(6, 13, 17, 18, 19, 20, 21, 22, 23, 28, 30, 31, 32, 33, 34, 35, 36, 37),
     )
 
 
@@ -125,9 +132,11 @@ COMMON = _model(
     "common",
     Point("Mn", 2, "string", size=16),  # manufacturer
     Point("Md", 18, "string", size=16),  # model
+    Point("Opt", 34, "string", size=8),  # options
     Point("Vr", 42, "string", size=8),  # version
     Point("SN", 50, "string", size=16),  # serial number
     Point("DA", 66, "uint16"),  # Modbus device address
+    signed_gaps=(67,),
 )
 
 INVERTER_1PH = _inverter(101, "inverter_single_phase")
@@ -155,6 +164,7 @@ NAMEPLATE = _model(
     Point("WRtg_SF", 4, "sunssf"),
     Point("WHRtg", 19, "uint16", "Wh", "WHRtg_SF"),  # storage energy rating
     Point("WHRtg_SF", 20, "sunssf"),
+    signed_gaps=(6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 22, 24, 26, 27),
 )
 
 DER_CAPACITY = _model(
@@ -180,6 +190,7 @@ CONTROLS = _model(
     Point("WMaxLimPct_RmpTms", 8, "uint16", "s"),
     Point("WMaxLim_Ena", 9, "enum16"),  # 0 disabled, 1 enabled
     Point("WMaxLimPct_SF", 23, "sunssf"),
+    signed_gaps=(10, 15, 16, 17, 24, 25),
 )
 
 STORAGE = _model(
@@ -201,6 +212,7 @@ STORAGE = _model(
     Point("MinRsvPct_SF", 21, "sunssf"),
     Point("ChaState_SF", 22, "sunssf"),
     Point("InOutWRte_SF", 25, "sunssf"),
+    signed_gaps=(19, 20, 23, 24),
 )
 
 STORAGE_CAPACITY = _model(
@@ -231,6 +243,7 @@ BATTERY = _model(
     Point("WHRtg_SF", 53, "sunssf"),
     Point("WChaDisChaMax_SF", 54, "sunssf"),
     Point("SoC_SF", 56, "sunssf"),
+    signed_gaps=(44, 47, 49, 52, 55, 57, 58, 59, 60, 61, 62, 63),
 )
 
 MODELS: dict[int, Model] = {

@@ -41,7 +41,7 @@ class SunSpecImage:
         Register address of "SunS" [register].
     models : list of (Model, dict)
         Models in chain order with initial raw (unscaled) point values; points not given
-        read as unimplemented, and registers not declared in the map read 0xFFFF.
+        and registers not declared in the map read as unimplemented.
     """
 
     def __init__(self, base: int, models: list[tuple[Model, dict[str, int | str]]]) -> None:
@@ -54,6 +54,8 @@ class SunSpecImage:
             self.starts[model.id] = base + start
             self.models[model.id] = model
             block = [model.id, model.length] + [0xFFFF] * model.length
+            for offset in model.signed_gaps:
+                block[offset] = 0x8000
             for p in model.points.values():
                 block[p.offset : p.offset + p.size] = reg.encode(p, values.get(p.name))
             self.registers.extend(block)

@@ -38,6 +38,21 @@ def test_model_matches_sunspec_json(model_id):
             assert points[p.sf]["type"] == "sunssf"
 
 
+@pytest.mark.parametrize("model_id", [1, 103, 120, 123, 124, 713, 802])
+def test_undeclared_registers_of_simulated_models_fill_as_unimplemented(model_id):
+    model = reg.MODELS[model_id]
+    _, points = json_layout(model_id)
+    declared = {p.name for p in model.points.values()} | {"ID", "L"}
+    signed = tuple(
+        p["offset"]
+        for p in points.values()
+        if p["name"] not in declared and p["type"] in {"int16", "sunssf", "pad"}
+    )
+    assert model.signed_gaps == signed
+    strings = [p["name"] for p in points.values() if p["type"] == "string"]
+    assert set(strings) <= declared  # 0xFFFF filler is not a valid string
+
+
 def test_domain_reference_offsets():
     assert reg.COMMON.length == 66 and reg.COMMON["DA"].offset == 66
     assert (reg.INVERTER_3PH["W"].offset, reg.INVERTER_3PH["WH"].offset) == (14, 24)
