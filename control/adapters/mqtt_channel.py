@@ -22,6 +22,7 @@ readings are not newer than the last landed ones of the same device and metric, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -421,3 +422,33 @@ class MqttChannel:
                 f"setpoint {sp.seq} to {device_id} refused by the broker: {rc} (0x{rc.value:02X})",
             )
         return sp
+
+
+class MqttLoad:
+    """The :class:`~control.ports.Load` port of one machine, over a channel.
+
+    Parameters
+    ----------
+    channel : MqttChannel
+    device_id : str
+    rated_power_w : float, optional
+        Sent as the setpoint's ``power_w`` [W] when running.
+    """
+
+    def __init__(
+        self, channel: MqttChannel, device_id: str, rated_power_w: float | None = None
+    ) -> None:
+        self.channel = channel
+        self.device_id = device_id
+        self.rated_power_w = rated_power_w
+
+    async def set_running(self, running: bool, valid_until: datetime) -> None:
+        """Send the setpoint and wait for its PUBACK; raises :class:`SetpointError`."""
+        power = self.rated_power_w if running else 0.0
+        await asyncio.to_thread(
+            self.channel.publish_setpoint, self.device_id, running, valid_until, power
+        )
+
+    async def power(self) -> float | None:
+        """The latest reported power [W], None before any telemetry."""
+        return self.channel.last_power_w.get(self.device_id)

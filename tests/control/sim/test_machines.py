@@ -1,5 +1,6 @@
 """Simulated MQTT machines: seq, valid_until fail-safe, batched power telemetry, birth/LWT."""
 
+import asyncio
 import os
 import signal
 import time
@@ -7,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from control.adapters.mqtt_channel import MqttChannel, MqttChannelSettings
+from control.adapters.mqtt_channel import MqttChannel, MqttChannelSettings, MqttLoad
 from control.adapters.mqtt_payloads import Setpoint
 from control.mosquitto import SERVICE_USER, MosquittoBroker, site_users
 from control.sim.machines import SAMPLE_MACHINES, ManualClock, SimulatedMachine
@@ -83,15 +84,16 @@ def test_machines_on_the_wire_follow_setpoints_and_report_power(tmp_path):
                 for spec in SAMPLE_MACHINES
             ]
             wait_until(lambda: all(ch.presence.get(m.device_id) for m in machines))
-            until = datetime.now(UTC) + timedelta(minutes=15)
-            sp = ch.publish_setpoint(SHREDDER.device_id, True, until, power_w=120_000.0)
+            load = MqttLoad(ch, SHREDDER.device_id, SHREDDER.rated_power_w)
+            asyncio.run(load.set_running(True, datetime.now(UTC) + timedelta(minutes=15)))
             wait_until(lambda: machines[0].running)
-            wait_until(lambda: ch.states.get(SHREDDER.device_id, {}).get("seq") == sp.seq)
+            seq = machines[0].last_seq
+            wait_until(lambda: ch.states.get(SHREDDER.device_id, {}).get("seq") == seq)
             for m in machines:
                 for _ in range(6):
                     m.sample()
             wait_until(lambda: ch.counts.readings_landed == 12)
-            assert ch.last_power_w[SHREDDER.device_id] > 0.8 * SHREDDER.rated_power_w
+            assert asyncio.run(load.power()) > 0.8 * SHREDDER.rated_power_w
             assert ch.last_power_w[PRINTERS.device_id] == PRINTERS.standby_w
             assert ch.counts.messages_in == 4  # 3 samples per message
             for m in machines:
