@@ -19,7 +19,7 @@ from datetime import datetime
 
 from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
 from ocpp.exceptions import NotImplementedError as OcppNotImplemented
-from ocpp.exceptions import NotSupportedError
+from ocpp.exceptions import NotSupportedError, OCPPError
 
 from control.adapters.ocpp_handlers import CsmsContext
 from control.adapters.ocpp_limits import limits_request, parse_limits
@@ -154,7 +154,7 @@ class OcppCharger:
             return base
         try:
             self._limits = parse_limits(self.version, await self.call(request), base)
-        except _NOT_THERE as error:
+        except OCPPError as error:  # NotImplemented, or an answer that breaks the schema
             self.capabilities[action] = error.code
             LOG.info("%s: %s %s, using default limits", self.station_id, action, error.code)
             self._limits = base
