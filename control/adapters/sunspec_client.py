@@ -123,7 +123,8 @@ class SunSpecClient:
             except (TimeoutError, ModbusException, OSError) as exc:
                 self._mark_offline(f"{type(exc).__name__}: {exc}")
                 return False
-            except SunSpecError:
+            except SunSpecError as exc:
+                log.warning("%s: answers but is not usable as SunSpec: %s", self.name, exc)
                 self._drop_client()
                 raise
             log.info(

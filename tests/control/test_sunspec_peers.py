@@ -217,7 +217,7 @@ def test_device_that_stops_answering_goes_offline_and_recovers(caplog):
             await asyncio.sleep(2.6)  # no refresh reaches the device: it reverts on its own
             assert sim.inverter.output_w == pytest.approx(250_000)
             proxy.stalled = False
-            await asyncio.sleep(1.5)  # the keepalive reconnects and re-applies the setpoint
+            await asyncio.sleep(2.0)  # the keepalive reconnects and re-applies the setpoint
             assert client.online
             assert sim.inverter.output_w == pytest.approx(100_000)
             assert await inverter.power() == pytest.approx(-100_000)
