@@ -16,12 +16,12 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
 
-from pipelines.schemas import SCHEMAS
+from pipelines.schemas import KEYS, SCHEMAS
 
 TELEMETRY_SCHEMA = SCHEMAS["device_telemetry"]
 
@@ -34,6 +34,56 @@ def batch_dir(raw_root: str | Path, site_id: str, day: date) -> Path:
 def batch_files(raw_root: str | Path, site_id: str, day: date) -> list[Path]:
     """Every complete batch file of one site and UTC day, in name order."""
     return sorted(batch_dir(raw_root, site_id, day).glob("*.parquet"))
+
+
+def batch_name(writer: str, first_ts: datetime, seq: int) -> str:
+    """File name of a writer's ``seq``-th batch whose earliest reading is ``first_ts``."""
+    return f"{writer}-{first_ts:%Y%m%dT%H%M%S%fZ}-{seq:06d}.parquet"
+
+
+def batch_days(raw_root: str | Path, site_id: str) -> list[date]:
+    """The UTC days of one site that have a batch folder, oldest first."""
+    root = Path(raw_root) / "telemetry" / site_id
+    if not root.is_dir():
+        return []
+    days = []
+    for p in root.iterdir():
+        if not p.is_dir():
+            continue
+        try:
+            days.append(date.fromisoformat(p.name))
+        except ValueError:
+            continue  # not a day folder
+    return sorted(days)
+
+
+def read_batches(raw_root: str | Path, site_id: str, days: list[date]) -> pl.DataFrame:
+    """Every batch of ``site_id`` on ``days``, one row per key (site, device, metric, ts).
+
+    QoS 1 delivery is at least once and several writers may land the same reading; the
+    first copy in file-name order is kept. Rows outside their folder's day are dropped.
+    Rows come sorted by key, so the same files always give the same frame.
+
+    Raises
+    ------
+    ingest.raw_files.RawFileError
+        Naming a batch file that is not readable Parquet.
+    """
+    from ingest.raw_files import read_parquet_files  # raw_files imports this module
+
+    paths = [p for d in days for p in batch_files(raw_root, site_id, d)]
+    if not paths:
+        return pl.DataFrame(schema=TELEMETRY_SCHEMA)
+    try:
+        frame = pl.read_parquet(paths)
+    except Exception:  # polars raises several types; find the file and name it
+        frame = read_parquet_files(paths)
+    frame = frame.select([pl.col(c).cast(t) for c, t in TELEMETRY_SCHEMA.items()])
+    return (
+        frame.filter((pl.col("site_id") == site_id) & pl.col("ts_utc").dt.date().is_in(days))
+        .unique(subset=KEYS["device_telemetry"], keep="first", maintain_order=True)
+        .sort(KEYS["device_telemetry"])
+    )
 
 
 class TelemetryBatchWriter:
@@ -66,7 +116,7 @@ class TelemetryBatchWriter:
             first = part["ts_utc"].min()
             out = batch_dir(self.raw_root, site_id, day)
             out.mkdir(parents=True, exist_ok=True)
-            name = f"{self.writer}-{first:%Y%m%dT%H%M%S%fZ}-{next(self._seq):06d}.parquet"
+            name = batch_name(self.writer, first, next(self._seq))
             tmp = out / f".tmp-{uuid.uuid4().hex}.partial"
             try:
                 part.write_parquet(tmp)

@@ -5,12 +5,12 @@ from functools import cache
 
 import dagster as dg
 
-from assets_defs.factories import raw_parquet_daily_asset
 from assets_defs.partitions import daily_partitions, single_run, window_of
 from assets_defs.resources import LakeResource, SiteResource
 from ingest import raw_files
 from ingest.meter_landing import land_meter_file
 from ingest.sample_site import SiteConfig, generate_site, write_raw
+from ingest.telemetry_landing import batch_files, read_batches
 from pipelines import lake
 from pipelines.schemas import conform
 from pipelines.site_energy import site_energy_hourly as hourly_balance
@@ -95,14 +95,38 @@ def meter_readings(
     return dg.MaterializeResult(metadata={**totals, "window": str(window)})
 
 
-device_telemetry = raw_parquet_daily_asset(
-    "device_telemetry",
-    entity=lambda site: site.site_id,
-    raw_path=raw_files.telemetry_file,
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
     deps=[sample_site_raw],
     group_name=GROUP,
-    description="Device samples (battery, chargers, PV inverter): power and state of charge.",
+    kinds={"parquet", "polars"},
+    description="Device samples (battery, chargers, PV inverter, MQTT machines): power and "
+    "state of charge, from the append-only telemetry batch files of each UTC day.",
 )
+def device_telemetry(
+    context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
+) -> dg.MaterializeResult:
+    window = window_of(context)
+    frame = conform(
+        read_batches(lake_store.raw_root, site.site_id, window.days), "device_telemetry"
+    )
+    files = {d: len(batch_files(lake_store.raw_root, site.site_id, d)) for d in window.days}
+    empty = [d.isoformat() for d, n in files.items() if n == 0]
+    if empty:
+        context.log.warning(f"no telemetry batch files for {site.site_id} on {empty}")
+    written = lake.write_days(
+        lake_store.root, "device_telemetry", frame, [site.site_id], window.days
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "rows": frame.height,
+            "batch_files": sum(files.values()),
+            "days_without_files": empty,
+            "partitions_written": len(written),
+            "window": str(window),
+        }
+    )
 
 
 @dg.asset(

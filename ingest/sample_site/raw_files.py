@@ -13,6 +13,7 @@ import polars as pl
 
 from ingest import raw_files
 from ingest.sample_site.generate import SampleSite
+from ingest.telemetry_landing import TelemetryBatchWriter
 
 
 def _atomic(path: Path, write) -> Path:
@@ -41,8 +42,8 @@ def _day(frame: pl.DataFrame, col: str, day: date) -> pl.DataFrame:
 def write_raw(
     site: SampleSite, raw_root: str | Path, days: Iterable[date] | None = None
 ) -> list[Path]:
-    """Write meter exports, telemetry and grid files for ``days`` (default: the whole
-    period), plus the fleet and the vampire labels. Returns the paths written."""
+    """Write meter exports, telemetry batches and grid files for ``days`` (default: the
+    whole period), plus the fleet and the vampire labels. Returns the paths written."""
     cfg = site.config
     if days is None:
         days = [cfg.start + timedelta(days=i) for i in range((cfg.end - cfg.start).days)]
@@ -58,10 +59,12 @@ def write_raw(
             continue
         meters = _day(site.meter_readings, "ts_utc", day).select("meter_id", "ts_utc", "energy_wh")
         written.append(_atomic(raw_files.meter_file(raw_root, cfg.site_id, day), _csv(meters)))
+        # the same landing path as the protocol adapters: one batch per day, whose name
+        # (first reading at midnight, batch 0) is raw_files.telemetry_file, so a rewrite
+        # replaces it with the same bytes
         telemetry = _day(site.telemetry, "ts_utc", day)
-        written.append(
-            _atomic(raw_files.telemetry_file(raw_root, cfg.site_id, day), _parquet(telemetry))
-        )
+        writer = TelemetryBatchWriter(raw_root, raw_files.SAMPLE_TELEMETRY_WRITER)
+        written.extend(writer.write(telemetry))
         for kind, frame in grid.items():
             path = raw_files.grid_file(raw_root, cfg.zone, day, kind)
             written.append(_atomic(path, _parquet(_day(frame, "ts_utc", day))))
