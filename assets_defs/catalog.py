@@ -29,7 +29,12 @@ from assets_defs.schedules import (
 )
 from assets_defs.site import assets as site_assets
 from assets_defs.site import checks as site_checks
-from assets_defs.site.sensors import meter_drop_job, meter_drop_sensor
+from assets_defs.site.sensors import (
+    meter_drop_job,
+    meter_drop_sensor,
+    telemetry_batch_sensor,
+    telemetry_ingest_job,
+)
 from assets_defs.warehouse.assets import build_warehouse_views
 
 LAKE_ASSETS = [
@@ -90,6 +95,7 @@ JOBS = [
     scope2_report_job,
     day_ahead_forecast_job,
     meter_drop_job,
+    telemetry_ingest_job,
     day_ahead_plan_job,
     intraday_plan_job,
 ]
@@ -101,4 +107,4 @@ SCHEDULES = [
     day_ahead_plan_schedule,
     intraday_plan_schedule,
 ]
-SENSORS = [meter_drop_sensor]
+SENSORS = [meter_drop_sensor, telemetry_batch_sensor]

@@ -1,14 +1,19 @@
-"""The meter drop folder: a sensor that lands every new CSV or Parquet export."""
+"""Sensors on the raw landing: the meter drop folder (lands every new CSV or Parquet
+export) and the telemetry batch files (ingests the days that received new batches)."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
 
+from assets_defs.partitions import daily_partitions
 from assets_defs.resources import LakeResource, SiteResource
+from assets_defs.site.assets import device_telemetry
+from ingest import raw_files
 from ingest.meter_files import MeterFileError
 from ingest.meter_landing import land_meter_file
+from ingest.telemetry_landing import batch_days, batch_files
 
 SUFFIXES = {".csv", ".parquet"}
 
@@ -86,3 +91,69 @@ def meter_drop_sensor(context: dg.SensorEvaluationContext, lake_store: LakeResou
             ops={"land_dropped_meter_files": DropFilesConfig(paths=[str(p) for p in pending])}
         ),
     )
+
+
+# ---------------------------------------------------------------- telemetry batches
+
+#: Days requested per tick at most; the rest follow on the next ticks.
+TELEMETRY_DAYS_PER_TICK = 31
+
+telemetry_ingest_job = dg.define_asset_job(
+    "telemetry_ingest_job",
+    selection=dg.AssetSelection.assets(device_telemetry),
+    partitions_def=daily_partitions,
+    description="Ingest one UTC day of telemetry batch files into device_telemetry (and check it).",
+)
+
+
+def _day_signature(raw_root: str, site_id: str, day: date) -> list | None:
+    """(file count, newest mtime [ns]) of the day's adapter batches; None without any.
+
+    The sample site's own batches are left out: the daily site job that writes them
+    ingests them in the same run.
+    """
+    files = [
+        p
+        for p in batch_files(raw_root, site_id, day)
+        if not p.name.startswith(f"{raw_files.SAMPLE_TELEMETRY_WRITER}-")
+    ]
+    if not files:
+        return None
+    return [len(files), max(p.stat().st_mtime_ns for p in files)]
+
+
+@dg.sensor(
+    job=telemetry_ingest_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def telemetry_batch_sensor(
+    context: dg.SensorEvaluationContext, lake_store: LakeResource, site: SiteResource
+):
+    """Request the device_telemetry partition of every closed UTC day with new batch files.
+
+    Batch files are append-only, so a day changed when its file count or newest mtime
+    did. Today's partition does not exist yet; its files are taken once the day closes.
+    """
+    seen = json.loads(context.cursor) if context.cursor else {}
+    existing = set(daily_partitions.get_partition_keys())
+    requests = []
+    for day in batch_days(lake_store.raw_root, site.site_id):
+        key = day.isoformat()
+        if key not in existing:
+            continue
+        signature = _day_signature(lake_store.raw_root, site.site_id, day)
+        if signature is None or seen.get(key) == signature:
+            continue
+        seen[key] = signature
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{site.site_id}:{key}:{signature[0]}:{signature[1]}", partition_key=key
+            )
+        )
+        if len(requests) == TELEMETRY_DAYS_PER_TICK:
+            break
+    if not requests:
+        return dg.SkipReason(f"no new telemetry batch files under {lake_store.raw_root}")
+    context.update_cursor(json.dumps(seen, sort_keys=True))
+    return requests

@@ -42,7 +42,7 @@ def test_code_location_loads_with_assets_checks_schedules_and_sensor():
         "day_ahead_plan_schedule",
         "intraday_plan_schedule",
     }
-    assert [s.name for s in repo.sensor_defs] == ["meter_drop_sensor"]
+    assert [s.name for s in repo.sensor_defs] == ["meter_drop_sensor", "telemetry_batch_sensor"]
 
 
 def test_no_env_var_is_read_at_import(monkeypatch):
