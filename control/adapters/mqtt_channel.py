@@ -37,11 +37,13 @@ import polars as pl
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from control.adapters.mqtt_payloads import PayloadError, Row, Setpoint, decode_telemetry
+from control.adapters.mqtt_payloads import Setpoint, decode_telemetry_batch
 from control.adapters.mqtt_topics import OFFLINE, ONLINE, SERVICE_DEVICE, TopicScheme
-from ingest.telemetry_landing import TELEMETRY_SCHEMA, TelemetryBatchWriter
+from ingest.telemetry_landing import TelemetryBatchWriter
 
 log = logging.getLogger(__name__)
+
+_LAST_TS_SCHEMA = {"device_id": pl.String, "metric": pl.String, "last_ts": pl.Datetime("us", "UTC")}
 
 
 class SetpointError(RuntimeError):
@@ -81,9 +83,9 @@ class MqttChannelSettings:
     reconnect_min_s, reconnect_max_s : float
         Bounds of the exponential reconnect backoff [s].
     flush_interval_s : float
-        Oldest age of buffered readings before they are landed [s].
-    flush_rows : int
-        Buffered readings that trigger landing a batch at once.
+        Oldest age of buffered messages before they are decoded and landed [s].
+    flush_messages : int
+        Buffered messages that trigger decoding and landing a batch at once.
     """
 
     site_id: str
@@ -97,30 +99,25 @@ class MqttChannelSettings:
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
     flush_interval_s: float = 1.0
-    flush_rows: int = 20_000
+    flush_messages: int = 5_000
 
 
 @dataclass
 class LandingCounts:
-    """Telemetry counters since the channel started."""
+    """Telemetry counters since the channel started.
+
+    Once landed (after :meth:`MqttChannel.flush`), readings_in = readings_landed +
+    readings_rejected + readings_duplicate, and messages_in = messages_decoded.
+    """
 
     messages_in: int = 0
+    messages_decoded: int = 0
     messages_rejected: int = 0
     readings_in: int = 0
     readings_landed: int = 0
     readings_rejected: int = 0
     readings_duplicate: int = 0
     files_written: int = 0
-
-    @property
-    def readings_pending(self) -> int:
-        """Decoded and accepted, not landed yet."""
-        return (
-            self.readings_in
-            - self.readings_landed
-            - self.readings_rejected
-            - (self.readings_duplicate)
-        )
 
 
 class _Waiter:
@@ -159,9 +156,10 @@ class MqttChannel:
         self.last_power_w: dict[str, float] = {}
         self.connected = threading.Event()
         self.connects = 0
-        self._last_ts: dict[tuple[str, str], datetime] = {}
-        self._buffer: list[Row] = []
+        self._last_ts = pl.DataFrame(schema=_LAST_TS_SCHEMA)
+        self._inbox: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._flush_now = threading.Event()
         self._stopping = threading.Event()
         self._flusher: threading.Thread | None = None
@@ -287,38 +285,11 @@ class MqttChannel:
     # ------------------------------------------------------------------ inbound
 
     def _telemetry(self, device_id: str, payload: bytes) -> None:
-        c = self.counts
-        c.messages_in += 1
-        try:
-            rows, reasons = decode_telemetry(self.settings.site_id, device_id, payload)
-        except PayloadError as exc:
-            c.messages_rejected += 1
-            log.warning("telemetry from %s rejected: %s", device_id, exc)
-            return
-        c.readings_in += len(rows) + len(reasons)
-        if reasons:
-            c.readings_rejected += len(reasons)
-            log.warning(
-                "telemetry from %s: %d readings rejected: %s",
-                device_id,
-                len(reasons),
-                "; ".join(reasons[:5]),
-            )
-        fresh = []
-        last = self._last_ts
-        for row in rows:
-            series = (device_id, row[3])
-            seen = last.get(series)
-            if seen is not None and row[2] <= seen:
-                c.readings_duplicate += 1
-                continue
-            last[series] = row[2]
-            fresh.append(row)
-            if row[3] == "power_w":
-                self.last_power_w[device_id] = row[4]
+        # decoding waits for the batch: Polars parses thousands of messages at once
         with self._lock:
-            self._buffer.extend(fresh)
-            if len(self._buffer) >= self.settings.flush_rows:
+            self.counts.messages_in += 1
+            self._inbox.append((device_id, payload))
+            if len(self._inbox) >= self.settings.flush_messages:
                 self._flush_now.set()
 
     def _status(self, device_id: str, payload: bytes) -> None:
@@ -350,21 +321,67 @@ class MqttChannel:
                 log.exception("landing telemetry failed; the batch is kept and retried")
 
     def flush(self) -> int:
-        """Land the buffered readings now; returns how many were landed."""
-        with self._lock:
-            rows, self._buffer = self._buffer, []
-        if not rows:
-            return 0
-        try:
-            frame = pl.DataFrame(rows, schema=TELEMETRY_SCHEMA, orient="row")
-            files = self.writer.write(frame)
-        except Exception:
+        """Decode and land the buffered messages now; returns the readings landed."""
+        with self._flush_lock:
             with self._lock:
-                self._buffer[:0] = rows
-            raise
-        self.counts.readings_landed += len(rows)
-        self.counts.files_written += len(files)
-        return len(rows)
+                messages, self._inbox = self._inbox, []
+            if not messages:
+                return 0
+            try:
+                return self._land(messages)
+            except Exception:
+                with self._lock:
+                    self._inbox[:0] = messages
+                raise
+
+    def _land(self, messages: list[tuple[str, bytes]]) -> int:
+        batch = decode_telemetry_batch(self.settings.site_id, messages)
+        if batch.reasons:
+            log.warning(
+                "telemetry: %d messages and %d readings rejected; first reasons: %s",
+                batch.messages_rejected,
+                batch.readings_rejected,
+                " | ".join(batch.reasons[:5]),
+            )
+        fresh, duplicates = self._drop_seen(batch.frame)
+        files = self.writer.write(fresh) if fresh.height else []
+        self._remember(fresh)
+        c = self.counts
+        c.messages_decoded += len(messages)
+        c.messages_rejected += batch.messages_rejected
+        c.readings_in += batch.readings_in
+        c.readings_rejected += batch.readings_rejected
+        c.readings_duplicate += duplicates
+        c.readings_landed += fresh.height
+        c.files_written += len(files)
+        return fresh.height
+
+    def _drop_seen(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+        """Readings not newer than the last landed of their device and metric are
+        redeliveries (QoS 1 is at least once; devices send each series in time order)."""
+        series = ["device_id", "metric"]
+        fresh = (
+            frame.unique(subset=[*series, "ts_utc"], keep="first", maintain_order=True)
+            .join(self._last_ts, on=series, how="left")
+            .filter(pl.col("last_ts").is_null() | (pl.col("ts_utc") > pl.col("last_ts")))
+            .drop("last_ts")
+        )
+        return fresh, frame.height - fresh.height
+
+    def _remember(self, fresh: pl.DataFrame) -> None:
+        if not fresh.height:
+            return
+        latest = fresh.group_by("device_id", "metric").agg(
+            pl.col("ts_utc").max().alias("last_ts"),
+            pl.col("value").sort_by("ts_utc").last().alias("last_value"),
+        )
+        self._last_ts = (
+            pl.concat([self._last_ts, latest.drop("last_value")])
+            .group_by("device_id", "metric")
+            .agg(pl.col("last_ts").max())
+        )
+        power = latest.filter(pl.col("metric") == "power_w")
+        self.last_power_w.update(zip(power["device_id"], power["last_value"], strict=True))
 
     # ------------------------------------------------------------------ outbound
 

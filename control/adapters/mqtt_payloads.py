@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+import polars as pl
 
 #: One telemetry row: site_id, device_id, ts_utc, metric, value, unit.
 Row = tuple[str, str, datetime, str, float, str]
@@ -126,3 +128,124 @@ class Setpoint:
             return cls(seq, running, _ts(data["valid_until"]), power)
         except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise PayloadError(f"bad setpoint: {exc!r}") from None
+
+
+#: JSON shape of a telemetry message for the vectorised decoder.
+_MESSAGE_DTYPE = pl.List(
+    pl.Struct({"ts_utc": pl.String, "metric": pl.String, "value": pl.Float64, "unit": pl.String})
+)
+#: Tokens the vectorised decoder would coerce (booleans to 1/0) or not parse (NaN);
+#: messages holding them take the strict per-message path.
+_SLOW_PATTERN = r"true|false|NaN|Infinity"
+_CHUNK = 2000
+_ROW_SCHEMA = {
+    "site_id": pl.String,
+    "device_id": pl.String,
+    "ts_utc": pl.Datetime("us", "UTC"),
+    "metric": pl.String,
+    "value": pl.Float64,
+    "unit": pl.String,
+}
+
+
+@dataclass
+class DecodedBatch:
+    """Rows of a batch of telemetry messages and what was rejected, with reasons."""
+
+    frame: pl.DataFrame
+    readings_in: int = 0
+    messages_rejected: int = 0
+    readings_rejected: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+def decode_telemetry_batch(site_id: str, messages: list[tuple[str, bytes]]) -> DecodedBatch:
+    """Decode many (device_id, payload) telemetry messages at once.
+
+    Chunks of messages are parsed by Polars in one go. A chunk Polars cannot parse, and
+    any message with booleans or non-finite numbers, is decoded message by message with
+    :func:`decode_telemetry`, which names what is wrong. Both paths accept and reject the
+    same readings.
+    """
+    out = DecodedBatch(pl.DataFrame(schema=_ROW_SCHEMA))
+    frames, strict = [], []
+    for i in range(0, len(messages), _CHUNK):
+        chunk = messages[i : i + _CHUNK]
+        try:
+            frame, slow = _decode_fast(site_id, chunk, out)
+        except pl.exceptions.PolarsError:
+            strict += chunk
+            continue
+        frames.append(frame)
+        strict += slow
+    for device_id, payload in strict:
+        try:
+            rows, reasons = decode_telemetry(site_id, device_id, payload)
+        except PayloadError as exc:
+            out.messages_rejected += 1
+            out.reasons.append(f"{device_id}: message rejected: {exc}")
+            continue
+        out.readings_in += len(rows) + len(reasons)
+        out.readings_rejected += len(reasons)
+        out.reasons += [f"{device_id}: {r}" for r in reasons]
+        if rows:
+            frames.append(pl.DataFrame(rows, schema=_ROW_SCHEMA, orient="row"))
+    if frames:
+        out.frame = pl.concat(frames, how="vertical")
+    return out
+
+
+def _decode_fast(
+    site_id: str, messages: list[tuple[str, bytes]], out: DecodedBatch
+) -> tuple[pl.DataFrame, list[tuple[str, bytes]]]:
+    """Rows of the chunk's ordinary messages, and the messages left for the strict path.
+
+    Raises a Polars error (before touching ``out``) when the chunk cannot be parsed.
+    """
+    msgs = pl.DataFrame(
+        {
+            "device_id": pl.Series([d for d, _ in messages], dtype=pl.String),
+            "payload": pl.Series([p for _, p in messages], dtype=pl.Binary).cast(pl.String),
+        }
+    ).with_columns(pl.col("payload").str.contains(_SLOW_PATTERN).alias("strict"))
+    slow = msgs.filter(pl.col("strict"))
+    parsed = msgs.filter(~pl.col("strict")).select(
+        "device_id",
+        pl.when(pl.col("payload").str.starts_with("{"))
+        .then(pl.concat_str(pl.lit("["), pl.col("payload"), pl.lit("]")))
+        .otherwise(pl.col("payload"))
+        .str.json_decode(_MESSAGE_DTYPE)
+        .alias("r"),
+    )
+    rows = (
+        parsed.filter(pl.col("r").is_not_null())
+        .explode("r")
+        .filter(pl.col("r").is_not_null())
+        .unnest("r")
+        .with_columns(
+            pl.col("ts_utc").str.to_datetime(
+                format="%Y-%m-%dT%H:%M:%S%.f%#z", time_unit="us", time_zone="UTC", strict=False
+            )
+        )
+    )
+    ok = (
+        pl.col("ts_utc").is_not_null()
+        & (pl.col("metric").str.len_chars() > 0)
+        & pl.col("unit").is_not_null()
+        & pl.col("value").is_not_null()
+    ).fill_null(False)
+    bad = rows.filter(~ok)
+    null_msgs = parsed.filter(pl.col("r").is_null())["device_id"]
+    out.messages_rejected += null_msgs.len()
+    out.reasons += [f"{d}: message rejected: not a list of readings" for d in null_msgs]
+    out.readings_in += rows.height
+    out.readings_rejected += bad.height
+    out.reasons += [
+        f"{r['device_id']}: reading rejected: ts_utc (ISO 8601 with time zone), metric, "
+        f"value and unit are required, got {r}"
+        for r in bad.head(5).iter_rows(named=True)
+    ]
+    frame = rows.filter(ok).select(
+        pl.lit(site_id).alias("site_id"), "device_id", "ts_utc", "metric", "value", "unit"
+    )
+    return frame, [(d, p.encode()) for d, p in slow.select("device_id", "payload").iter_rows()]
