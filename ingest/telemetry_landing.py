@@ -95,11 +95,16 @@ class TelemetryBatchWriter:
         The raw landing root (``NOVAENERGY_RAW_ROOT``).
     writer : str
         Name unique to this writer, e.g. ``mqtt-warehouse-b``; part of every file name.
+    replace : bool
+        Whether a batch may replace a file of the same name. Only a writer that rewrites
+        the same batches byte for byte (the sample site) sets it; otherwise a name taken
+        by an earlier run of the writer moves on to the next free sequence number.
     """
 
-    def __init__(self, raw_root: str | Path, writer: str) -> None:
+    def __init__(self, raw_root: str | Path, writer: str, replace: bool = False) -> None:
         self.raw_root = Path(raw_root)
         self.writer = writer
+        self.replace = replace
         self._seq = itertools.count()
 
     def write(self, rows: pl.DataFrame | list[dict]) -> list[Path]:
@@ -116,12 +121,22 @@ class TelemetryBatchWriter:
             first = part["ts_utc"].min()
             out = batch_dir(self.raw_root, site_id, day)
             out.mkdir(parents=True, exist_ok=True)
-            name = batch_name(self.writer, first, next(self._seq))
             tmp = out / f".tmp-{uuid.uuid4().hex}.partial"
             try:
                 part.write_parquet(tmp)
-                os.replace(tmp, out / name)
+                written.append(self._publish(tmp, out, first))
             finally:
                 tmp.unlink(missing_ok=True)
-            written.append(out / name)
         return written
+
+    def _publish(self, tmp: Path, out: Path, first: datetime) -> Path:
+        while True:
+            target = out / batch_name(self.writer, first, next(self._seq))
+            if self.replace:
+                os.replace(tmp, target)
+                return target
+            try:
+                os.link(tmp, target)  # atomic, and fails instead of overwriting
+            except FileExistsError:
+                continue  # left by an earlier run of this writer (its seq restarted)
+            return target

@@ -63,7 +63,7 @@ def write_raw(
         # (first reading at midnight, batch 0) is raw_files.telemetry_file, so a rewrite
         # replaces it with the same bytes
         telemetry = _day(site.telemetry, "ts_utc", day)
-        writer = TelemetryBatchWriter(raw_root, raw_files.SAMPLE_TELEMETRY_WRITER)
+        writer = TelemetryBatchWriter(raw_root, raw_files.SAMPLE_TELEMETRY_WRITER, replace=True)
         written.extend(writer.write(telemetry))
         for kind, frame in grid.items():
             path = raw_files.grid_file(raw_root, cfg.zone, day, kind)

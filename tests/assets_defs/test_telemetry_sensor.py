@@ -48,9 +48,10 @@ def test_new_batches_of_a_closed_day_are_ingested_once_and_checked(tmp_path):
     resources = resources_for(settings)
     writer = TelemetryBatchWriter(settings.raw_root, "mqtt-warehouse-b")
     rows = [r for dev, rated in MACHINES.items() for r in day_of_power(dev, rated)]
-    for i in range(0, len(rows), 40):
-        writer.write(rows[i : i + 40])
-    writer.write(rows[:10])  # a QoS 1 redelivery landed again
+    written = [writer.write(rows[i : i + 40])[0] for i in range(0, len(rows), 40)]
+    restarted = TelemetryBatchWriter(settings.raw_root, "mqtt-warehouse-b")  # seq from 0 again
+    restarted.write(rows[:10])  # a QoS 1 redelivery landed again, under seq 0's name first
+    assert pl.read_parquet(written[0]).height == 40  # kept, not overwritten
     today = datetime.now(UTC)
     writer.write([{**rows[0], "ts_utc": today}])  # today's partition does not exist yet
     sample = raw_files.telemetry_file(settings.raw_root, SITE, DAY - timedelta(days=1))
