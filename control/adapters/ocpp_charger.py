@@ -110,7 +110,7 @@ class OcppCharger:
         self.capabilities: dict[str, str] = {}
         self.closed = asyncio.Event()
         self.last_ack: Ack | None = None
-        self._limits: StationLimits | None = None
+        self._limits_task: asyncio.Future | None = None
         # (purpose, discharging, validTo) of the live Dynamic profile, if any
         self._dynamic: tuple[str, bool, datetime] | None = None
         self._lock = asyncio.Lock()
@@ -144,21 +144,36 @@ class OcppCharger:
             raise StationUnavailable(f"{self.station_id}: no answer ({error})") from error
 
     async def limits(self) -> StationLimits:
-        """The station's smart-charging limits, read once (defaults if it cannot tell)."""
-        if self._limits is not None:
-            return self._limits
+        """The station's smart-charging limits, read once (defaults if it cannot tell).
+
+        Concurrent callers share one read; a read that failed (no answer) is retried.
+        """
+        task = self._limits_task
+        if task is None or (task.done() and task.exception() is not None):
+            task = self._limits_task = asyncio.ensure_future(self._read_limits())
+        return await asyncio.shield(task)
+
+    def prefetch_limits(self) -> None:
+        """Start reading the limits now (after boot), so the first push is one round trip."""
+
+        async def read() -> None:
+            try:
+                await self.limits()
+            except (StationUnavailable, OCPPError) as error:
+                LOG.info("%s: limits not read after boot (%s)", self.station_id, error)
+
+        asyncio.ensure_future(read())
+
+    async def _read_limits(self) -> StationLimits:
         base = StationLimits()
         request = limits_request(self.version)
         action = type(request).__name__
-        if action in self.capabilities:
-            return base
         try:
-            self._limits = parse_limits(self.version, await self.call(request), base)
+            return parse_limits(self.version, await self.call(request), base)
         except OCPPError as error:  # NotImplemented, or an answer that breaks the schema
             self.capabilities[action] = error.code
             LOG.info("%s: %s %s, using default limits", self.station_id, action, error.code)
-            self._limits = base
-        return self._limits
+            return base
 
     async def power(self) -> float | None:
         """The station's last metered power [W], None before its first meter value."""

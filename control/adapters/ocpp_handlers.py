@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call_result as result16
 from ocpp.v21 import ChargePoint as ChargePoint21
@@ -64,6 +64,7 @@ class _Common(GuardedRouting):
     _results = result201
     boot: dict | None = None
     duplicates = 0
+    on_boot = None  # set by the CSMS: called once the BootNotification answer is sent
 
     def _land(self, rows: list[dict]) -> None:
         if rows:
@@ -78,6 +79,11 @@ class _Common(GuardedRouting):
             status="Accepted",
         )
 
+    def _booted(self) -> None:
+        hook = getattr(self, "on_boot", None)
+        if hook is not None:
+            hook()
+
     def _heartbeat(self) -> object:
         return self._results.Heartbeat(current_time=utc_z(self.ctx.now()))
 
@@ -86,6 +92,10 @@ class _Handlers2x(_Common):
     @on("BootNotification")
     def on_boot_notification(self, **payload):
         return self._boot(**payload)
+
+    @after("BootNotification")
+    def after_boot_notification(self, **_):
+        self._booted()
 
     @on("Heartbeat")
     def on_heartbeat(self, **_):
@@ -138,6 +148,10 @@ class CsmsHandler16(_Common, ChargePoint16):
     @on("BootNotification")
     def on_boot_notification(self, **payload):
         return self._boot(**payload)
+
+    @after("BootNotification")
+    def after_boot_notification(self, **_):
+        self._booted()
 
     @on("Heartbeat")
     def on_heartbeat(self, **_):

@@ -43,8 +43,15 @@ def station(csms: OcppCsms, sid: str, proto: str = "ocpp2.1", password: str | No
 
 
 async def call(ws, action: str, payload: dict, uid: str = "u1") -> list:
+    """Send a call and return its answer; the CSMS's own calls (it reads the limits after
+    boot) are answered NotImplemented on the way."""
     await ws.send(json.dumps([2, uid, action, payload]))
-    return json.loads(await ws.recv())
+    while True:
+        msg = json.loads(await ws.recv())
+        if msg[0] == 2:
+            await ws.send(json.dumps([4, msg[1], "NotImplemented", "", {}]))
+        elif msg[1] == uid:
+            return msg
 
 
 async def answer(ws, respond) -> None:
@@ -157,9 +164,11 @@ def test_16_start_stop_transaction_idempotent_and_meter_values_landed(tmp_path):
                 await call(ws, "StopTransaction", stop, "t2")
                 charger = server.chargers["cp-1"]
                 power = await charger.power()
-                return first, again, power, charger.handler.duplicates
+                limits = await charger.limits()
+                return first, again, power, charger.handler.duplicates, limits, charger.capabilities
 
-    first, again, power, duplicates = run(body())
+    first, again, power, duplicates, limits, capabilities = run(body())
+    assert limits == StationLimits() and capabilities == {"GetConfiguration": "NotImplemented"}
     assert first[2]["transactionId"] == again[2]["transactionId"]
     assert power == pytest.approx(7400.0) and duplicates == 2
     rows = pl.read_parquet(list(tmp_path.rglob("*.parquet"))).sort("ts_utc")
