@@ -3,10 +3,12 @@
 - **Session:** a fixed client id with ``clean_start=False`` and a session expiry, so the
   broker queues QoS 1 telemetry while the service is away, across a broker restart too.
 - **Telemetry:** subscribed at QoS 1 on every device's ``telemetry`` topic (scheme in
-  :mod:`control.adapters.mqtt_topics`); each batched message is decoded into rows and
-  landed through :class:`~ingest.telemetry_landing.TelemetryBatchWriter`, in batches cut
-  by size or age. Counts always add up: readings in = landed + rejected + duplicates.
-  A bad message is logged with its reason and never stops the channel.
+  :mod:`control.adapters.mqtt_topics`). Messages are buffered and, every
+  ``flush_interval_s`` or ``flush_messages`` messages, decoded together (Polars) and
+  landed through :class:`~ingest.telemetry_landing.TelemetryBatchWriter`. Counts add
+  up: readings in = landed + rejected + duplicates. A bad message is logged with its
+  reason and never stops the channel. paho acknowledges a message when it arrives, so
+  a crash of the service (not of the broker) loses at most the buffered interval.
 - **Setpoints:** QoS 1 with ``seq``, ``valid_until`` and a v5 MessageExpiryInterval; the
   caller waits for the PUBACK, and a failure reason code (≥ 0x80, e.g. 0x87 Not
   authorized) raises :class:`SetpointError`.
