@@ -21,7 +21,7 @@ help:
 	@echo "make demo    install, then build the sample site and materialize every asset"
 	@echo "make test    install, then run the test suite"
 	@echo "make test-v2g  install, then the 50-EV fleet-day planner tests (limits, V2G, priorities)"
-	@echo "make dev     Dagster UI on 127.0.0.1:3000 and Streamlit on 127.0.0.1:8501"
+	@echo "make dev     Dagster UI on 127.0.0.1:3000, Streamlit on 127.0.0.1:8501, simulated devices"
 	@echo "make bench   benchmarks (ratios against baselines measured in the same run)"
 	@echo "make lint    ruff"
 	@echo "make clean   remove the lake, warehouse, raw files and Dagster state"
@@ -34,7 +34,15 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
+PEERS_NODE := tests/peers/ocpp_rpc/node_modules/.installed
+
 install: $(STAMP) .env $(DAGSTER_HOME)/dagster.yaml
+
+# the strict OCPP station the CSMS is tested against (npm ocpp-rpc), from its lock file
+$(PEERS_NODE): tests/peers/ocpp_rpc/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the OCPP peer tests (apt-get install nodejs npm)"; exit 1; }
+	npm ci --prefix tests/peers/ocpp_rpc --no-audit --no-fund --loglevel=error
+	@touch $@
 
 .env:
 	cp .env.example .env
@@ -47,13 +55,14 @@ demo: install
 	$(BIN)/novaenergy demo
 
 dev: install
-	@echo "Dagster UI: http://127.0.0.1:3000   Streamlit: http://127.0.0.1:8501"
+	@echo "Dagster UI: http://127.0.0.1:3000   Streamlit: http://127.0.0.1:8501   simulated devices: SunSpec :5020/:5021, MQTT :1883, OCPP stations -> :9000"
 	@trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000 & \
 	$(BIN)/streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true --browser.gatherUsageStats false & \
+	$(BIN)/novaenergy sim devices & \
 	wait
 
-test: install
+test: install $(PEERS_NODE)
 	$(BIN)/python -m pytest -q
 
 test-v2g: install
@@ -66,9 +75,11 @@ bench: install
 	$(BIN)/python -m bench.bench_vampire
 	$(BIN)/python -m bench.bench_forecasts
 	$(BIN)/python -m bench.bench_planning
+	$(BIN)/python -m bench.bench_ocpp
+	$(BIN)/python -m bench.bench_mqtt
 
 lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf data/lake data/raw data/drop data/warehouse.duckdb data/warehouse.duckdb.wal data/reports data/plans data/exports data/go_ledger.duckdb data/go_ledger.duckdb.wal $(DAGSTER_HOME)
+	rm -rf data/lake data/raw data/drop data/warehouse.duckdb data/warehouse.duckdb.wal data/reports data/plans data/exports data/go_ledger.duckdb data/go_ledger.duckdb.wal data/mqtt data/ocpp $(DAGSTER_HOME)

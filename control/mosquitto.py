@@ -16,7 +16,6 @@ runs the broker in the foreground until SIGTERM or SIGINT.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pwd
 import secrets
@@ -29,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from control import credentials
 from control.adapters.mqtt_topics import SERVICE_DEVICE, TopicScheme
 
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -307,12 +307,9 @@ def main(argv: list[str] | None = None) -> None:
 
     workdir = Path(args.workdir)
     creds_path = workdir / "credentials.json"
-    known = json.loads(creds_path.read_text()) if creds_path.exists() else {}
-    users = site_users(args.site, args.devices.split(","), passwords=known)
+    users = site_users(args.site, args.devices.split(","), passwords=credentials.load(creds_path))
     broker = MosquittoBroker(workdir, users, port=args.port)
-    workdir.mkdir(parents=True, exist_ok=True)
-    creds_path.write_text(json.dumps(broker.credentials, indent=2, sort_keys=True))
-    creds_path.chmod(0o600)
+    credentials.save(creds_path, broker.credentials)
     broker.start()
     print(f"mosquitto pid {broker.pid} on {broker.host}:{broker.port}; credentials in {creds_path}")
 

@@ -286,6 +286,12 @@ def _cmd_plan(args, settings) -> int:
     return run(args.scenario, args.out, args.summary)
 
 
+def _cmd_sim_devices(args, settings) -> int:
+    from novaenergy.sim_cmd import run
+
+    return run(settings, args.duration)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="novaenergy", description="NovaEnergy: the site energy OS."
@@ -360,6 +366,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--summary", help="JSON summary: objective terms, baseline, shortfalls")
     plan.set_defaults(func=_cmd_plan)
+
+    sim = sub.add_parser("sim", help="simulated hardware on real protocols")
+    sim_sub = sim.add_subparsers(dest="what", required=True)
+    devices = sim_sub.add_parser(
+        "devices",
+        help="the sample site's devices: SunSpec inverter and battery (Modbus TCP), MQTT "
+        "machines (starts mosquitto if none runs), OCPP 2.1 charge points",
+    )
+    devices.add_argument(
+        "--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)"
+    )
+    devices.set_defaults(func=_cmd_sim_devices)
     return parser
 
 

@@ -41,6 +41,13 @@ DEFAULTS: dict[str, str] = {
     "PEAK_CHARGE_EUR_PER_KW": "12",
     "CO2_PRICE_EUR_PER_T": "80",
     "IMPORT_SURCHARGE_EUR_PER_MWH": "0",
+    "DEVICE_HOST": "127.0.0.1",
+    "MQTT_PORT": "1883",
+    "MQTT_DIR": "data/mqtt",
+    "OCPP_PORT": "9000",
+    "OCPP_CREDENTIALS": "data/ocpp/credentials.json",
+    "SUNSPEC_INVERTER_PORT": "5020",
+    "SUNSPEC_BATTERY_PORT": "5021",
 }
 
 
@@ -76,6 +83,13 @@ class Settings:
     peak_charge_eur_per_kw: int
     co2_price_eur_per_t: int
     import_surcharge_eur_per_mwh: int
+    device_host: str
+    mqtt_port: int
+    mqtt_dir: str
+    ocpp_port: int
+    ocpp_credentials: str
+    sunspec_inverter_port: int
+    sunspec_battery_port: int
 
 
 def load_settings(
@@ -123,6 +137,13 @@ def load_settings(
         peak_charge_eur_per_kw=parse("PEAK_CHARGE_EUR_PER_KW", int),
         co2_price_eur_per_t=parse("CO2_PRICE_EUR_PER_T", int),
         import_surcharge_eur_per_mwh=parse("IMPORT_SURCHARGE_EUR_PER_MWH", int),
+        device_host=values["DEVICE_HOST"],
+        mqtt_port=parse("MQTT_PORT", int),
+        mqtt_dir=values["MQTT_DIR"],
+        ocpp_port=parse("OCPP_PORT", int),
+        ocpp_credentials=values["OCPP_CREDENTIALS"],
+        sunspec_inverter_port=parse("SUNSPEC_INVERTER_PORT", int),
+        sunspec_battery_port=parse("SUNSPEC_BATTERY_PORT", int),
     )
     if not settings.grid_region.startswith("EU_ENTSOE_"):
         raise SettingsError(

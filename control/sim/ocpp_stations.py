@@ -259,6 +259,20 @@ async def _session(station: SimStation, link, meter_interval_s: float, time_scal
         station.tick(meter_interval_s * time_scale, datetime.now(UTC))
 
 
+async def _cancel_all(tasks: list[asyncio.Task]) -> list:
+    """Cancel tasks and wait until they are done; their results or exceptions.
+
+    Cancels again while any is left: on Python 3.11 ``asyncio.wait_for`` (inside the ocpp
+    library's ``call``) can swallow a cancellation that races with a response.
+    """
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=1.0)
+    return [t.exception() if not t.cancelled() and t.exception() else None for t in tasks]
+
+
 async def run_station(
     station: SimStation,
     csms_url: str,
@@ -296,9 +310,7 @@ async def run_station(
                 try:
                     await asyncio.wait({reader, session}, return_when=asyncio.FIRST_COMPLETED)
                 finally:
-                    for task in (reader, session):
-                        task.cancel()
-                    results = await asyncio.gather(reader, session, return_exceptions=True)
+                    results = await _cancel_all([reader, session])
                 for result in results:
                     if isinstance(result, Exception) and not isinstance(result, ConnectionClosed):
                         LOG.warning("%s: session ended: %r", station.station_id, result)
@@ -378,7 +390,5 @@ async def run_stations(
         else:
             await stop.wait()
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _cancel_all(tasks)
     return stations

@@ -259,7 +259,7 @@ def test_write_raw_is_idempotent_and_atomic(short, tmp_path):
     root = tmp_path
     for rel in (
         "meters/warehouse-b/2025-10-26.csv",
-        "telemetry/warehouse-b/2025-10-26.parquet",
+        "telemetry/warehouse-b/2025-10-26/sample-site-20251026T000000000000Z-000000.parquet",
         "grid/DE_LU/2025-10-27_mix.parquet",
         "grid/DE_LU/2025-10-27_prices.parquet",
         "fleet/warehouse-b/vehicles.parquet",
@@ -272,5 +272,7 @@ def test_write_raw_is_idempotent_and_atomic(short, tmp_path):
     assert text.splitlines()[1].split(",")[1] == "2025-10-26T00:00:00Z"
     csv = pl.read_csv(root / "meters/warehouse-b/2025-10-26.csv")
     assert csv.height == short.meters.height * 96  # a UTC day is 96 quarter hours, DST or not
-    tel = pl.read_parquet(root / "telemetry/warehouse-b/2025-10-26.parquet")
+    tel = pl.read_parquet(
+        root / "telemetry/warehouse-b/2025-10-26/sample-site-20251026T000000000000Z-000000.parquet"
+    )
     assert tel["ts_utc"].dt.date().unique().to_list() == [date(2025, 10, 26)]
