@@ -31,6 +31,8 @@ def _duck_type(dtype: pl.DataType) -> str:
         return "BOOLEAN"
     if isinstance(dtype, pl.Datetime):
         return "TIMESTAMPTZ"
+    if dtype == pl.Date:
+        return "DATE"
     raise TypeError(f"no DuckDB type for {dtype}")
 
 
