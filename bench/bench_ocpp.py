@@ -78,8 +78,13 @@ async def bench(n: int) -> bool:
             # the pushes are timed on booted stations whose limits the CSMS has read, so the
             # connect storm's boot traffic is reported here and not inside the first push
             await asyncio.gather(*(c.limits() for c in csms.chargers.values()))
+            while not all(csms.ctx.transactions.active(sid) for sid in ids):
+                await asyncio.sleep(
+                    0.05
+                )  # every vehicle plugged in: profiles target its transaction
             print(
-                f"{n:,} stations booted, limits read, {time.perf_counter() - start:.2f} s after start"
+                f"{n:,} stations booted, limits read, transactions started, "
+                f"{time.perf_counter() - start:.2f} s after start"
             )
             valid_until = datetime.now(UTC) + timedelta(hours=1)
             ok = True
