@@ -99,11 +99,29 @@ class Setpoint:
     clamped: bool = False
 
 
+@dataclass(frozen=True)
+class Clamp:
+    """One limit the policy enforced: what was asked [W], what was given [W], which limit
+    (``min_w``, ``max_w``, ``max_import_w``, ``max_export_w``)."""
+
+    device_id: str
+    asked_w: float
+    given_w: float
+    limit: str
+
+    def __str__(self) -> str:
+        return f"{self.device_id}: asked {self.asked_w:.0f} W, given {self.given_w:.0f} W ({self.limit})"
+
+
 @dataclass
 class Decision:
-    """The policy's output for one cycle: setpoints, every clamp it made, the mode."""
+    """The policy's output for one cycle: setpoints, every clamp it made, the mode.
+
+    ``clamps`` holds each clamp as a line of text; ``clamp_details`` the same clamps as values.
+    """
 
     setpoints: dict[str, Setpoint]
     clamps: list[str] = field(default_factory=list)
     mode: str = "grid"
     notes: list[str] = field(default_factory=list)
+    clamp_details: list[Clamp] = field(default_factory=list)
