@@ -54,6 +54,8 @@ PARTITIONING: dict[str, tuple[str, str | None]] = {
     "setpoint_plans": ("site_id", "slot_start_utc"),
     "plan_runs": ("site_id", "created_at_utc"),
     "v2g_settlements": ("site_id", None),
+    "device_commands": ("site_id", "sent_at_utc"),
+    "control_events": ("site_id", "ts_utc"),
 }
 
 

@@ -281,6 +281,30 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "amount_eur": pl.Float64,
         "price_slots_missing": pl.Int32,
     },
+    "device_commands": {
+        "site_id": pl.String,
+        "command_id": pl.String,
+        "plan_id": pl.String,
+        "device_id": pl.String,
+        "protocol": pl.String,
+        "sent_at_utc": UTC_TS,
+        "power_w": pl.Float64,
+        "valid_until_utc": UTC_TS,
+        "source": pl.String,
+        "reason": pl.String,
+        "payload": pl.String,
+        "ack_status": pl.String,
+        "acked_at_utc": UTC_TS,
+        "detail": pl.String,
+    },
+    "control_events": {
+        "site_id": pl.String,
+        "event_id": pl.String,
+        "ts_utc": UTC_TS,
+        "event_type": pl.String,
+        "device_id": pl.String,
+        "detail": pl.String,
+    },
 }
 
 # The key that makes a row unique within each dataset; writes sort by it.
@@ -311,6 +335,8 @@ KEYS: dict[str, list[str]] = {
     "setpoint_plans": ["site_id", "plan_id", "device_id", "slot_start_utc"],
     "plan_runs": ["site_id", "plan_id"],
     "v2g_settlements": ["site_id", "day", "owner_account", "vehicle_id", "basis"],
+    "device_commands": ["site_id", "command_id"],
+    "control_events": ["site_id", "event_id"],
 }
 
 
