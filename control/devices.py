@@ -1,0 +1,296 @@
+"""Device drivers: one small interface over every protocol adapter, and their registry.
+
+A :class:`DeviceDriver` turns a :class:`~control.model.Setpoint` into the adapter's call,
+with the setpoint's expiry on the wire (OCPP ``maxOfflineDuration`` and ``validTo``, SunSpec
+revert timers, MQTT ``valid_until``), and reads the device's state. ``send`` returns an
+acknowledgement dict::
+
+    {"status": "Accepted" | "Rejected" | "NotImplemented",
+     "acked_at": datetime, "payload": dict (what went on the wire), "detail": dict}
+
+and raises when the device cannot be reached (the service then marks it offline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from control.model import DeviceState, GridState, Setpoint
+from control.ports import Clock
+
+
+class DeviceOffline(ConnectionError):
+    """The device is not connected."""
+
+
+class DeviceDriver(Protocol):
+    """What the service needs of a device: its id, protocol, a send and a read."""
+
+    device_id: str
+    protocol: str
+
+    async def send(self, setpoint: Setpoint) -> dict: ...
+
+    async def read(self) -> DeviceState: ...
+
+
+def _revert_s(valid_until: datetime, now: datetime) -> int:
+    return max(1, int((valid_until - now).total_seconds()))
+
+
+def _ack(status: str, at: datetime, payload: dict, **detail) -> dict:
+    return {"status": status, "acked_at": at, "payload": payload, "detail": detail}
+
+
+class OcppChargerDriver:
+    """A charger connected to the CSMS, looked up by station id at every call.
+
+    Parameters
+    ----------
+    csms : control.adapters.ocpp_csms.OcppCsms
+    device_id : str
+        The station id.
+    clock : Clock
+    """
+
+    protocol = "ocpp"
+
+    def __init__(self, csms, device_id: str, clock: Clock) -> None:
+        self.csms = csms
+        self.device_id = device_id
+        self.clock = clock
+
+    def _charger(self):
+        charger = self.csms.chargers.get(self.device_id)
+        if charger is None or charger.closed.is_set():
+            raise DeviceOffline(f"{self.device_id} is not connected to the CSMS")
+        return charger
+
+    async def send(self, setpoint: Setpoint) -> dict:
+        ack = await self._charger().set_power(setpoint.power_w, setpoint.valid_until)
+        return _ack(
+            ack.status, ack.acked_at_utc, ack.payload, action=ack.action, fallbacks=ack.fallbacks
+        )
+
+    async def read(self) -> DeviceState:
+        now = self.clock.now()
+        try:
+            charger = self._charger()
+        except DeviceOffline:
+            return DeviceState(self.device_id, online=False, at=now)
+        latest = self.csms.ctx.telemetry.latest
+        return DeviceState(
+            self.device_id,
+            online=True,
+            power_w=await charger.power(),
+            soc_pct=latest.get((self.device_id, "soc_pct")),
+            at=now,
+        )
+
+
+class SunSpecInverterDriver:
+    """PV curtailment (device ``pv-curtailment``) through an inverter's output limit.
+
+    The plan's curtailment power is the PV not produced [W]. It becomes a limit in % of the
+    rating: (uncurtailed production − curtailment) / rating, where the uncurtailed
+    production is the latest read while the inverter was not limiting (the rating before
+    one), so a curtailment always cuts below what the panels give.
+
+    Parameters
+    ----------
+    inverter : control.adapters.sunspec_client.SunSpecInverter
+    clock : Clock
+    device_id : str
+        The plan's device id (``pv-curtailment``).
+    rated_w : float, optional
+        Rating [W] until the device reports WRtg.
+    """
+
+    protocol = "sunspec"
+
+    def __init__(
+        self,
+        inverter,
+        clock: Clock,
+        device_id: str = "pv-curtailment",
+        rated_w: float | None = None,
+    ) -> None:
+        self.inverter = inverter
+        self.clock = clock
+        self.device_id = device_id
+        self.rated_w = rated_w
+        self.uncurtailed_w: float | None = None
+
+    def limit_pct(self, curtail_w: float) -> float:
+        """The output limit [% of rating] for a curtailment of ``curtail_w`` [W]."""
+        if curtail_w <= 0 or not self.rated_w:
+            return 100.0
+        available = self.uncurtailed_w if self.uncurtailed_w is not None else self.rated_w
+        return min(100.0, max(0.0, (available - curtail_w) / self.rated_w * 100.0))
+
+    async def send(self, setpoint: Setpoint) -> dict:
+        now = self.clock.now()
+        pct = self.limit_pct(setpoint.power_w)
+        revert = _revert_s(setpoint.valid_until, now)
+        await self.inverter.set_limit_pct(pct, revert)
+        payload = {"WMaxLimPct": round(pct, 2), "WMaxLimPct_RvrtTms": revert, "WMaxLim_Ena": 1}
+        return _ack("Accepted", self.clock.now(), payload, rated_w=self.rated_w)
+
+    async def read(self) -> DeviceState:
+        now = self.clock.now()
+        values = await self.inverter.read()
+        if values.get("rated_w"):
+            self.rated_w = float(values["rated_w"])
+        produced = values.get("power_w")
+        limit = values.get("limit_pct")
+        if produced is not None and (limit is None or limit >= 100):
+            self.uncurtailed_w = max(0.0, -produced)
+        return DeviceState(
+            self.device_id, online=self.inverter.client.online, power_w=produced, at=now
+        )
+
+
+class SunSpecBatteryDriver:
+    """A battery's charge/discharge setpoint with the storage revert timer.
+
+    Parameters
+    ----------
+    battery : control.adapters.sunspec_client.SunSpecBattery
+    clock : Clock
+    device_id : str
+    """
+
+    protocol = "sunspec"
+
+    def __init__(self, battery, clock: Clock, device_id: str = "battery-1") -> None:
+        self.battery = battery
+        self.clock = clock
+        self.device_id = device_id
+
+    async def send(self, setpoint: Setpoint) -> dict:
+        revert = _revert_s(setpoint.valid_until, self.clock.now())
+        await self.battery.set_power(setpoint.power_w, revert)
+        payload = {"power_w": setpoint.power_w, "InOutWRte_RvrtTms": revert, "StorCtl_Mod": 3}
+        return _ack("Accepted", self.clock.now(), payload)
+
+    async def read(self) -> DeviceState:
+        values = await self.battery.read()
+        return DeviceState(
+            self.device_id,
+            online=self.battery.client.online,
+            power_w=values.get("power_w"),
+            soc_pct=values.get("soc_pct"),
+            at=self.clock.now(),
+        )
+
+
+class MqttLoadDriver:
+    """A switchable machine: runs when its setpoint is above ``run_above_w`` [W].
+
+    Parameters
+    ----------
+    load : control.adapters.mqtt_channel.MqttLoad
+    clock : Clock
+    run_above_w : float
+    """
+
+    protocol = "mqtt"
+
+    def __init__(self, load, clock: Clock, run_above_w: float = 0.0) -> None:
+        self.load = load
+        self.device_id = load.device_id
+        self.clock = clock
+        self.run_above_w = run_above_w
+
+    async def send(self, setpoint: Setpoint) -> dict:
+        from control.adapters.mqtt_channel import SetpointError
+
+        running = setpoint.power_w > self.run_above_w
+        payload = {"running": running, "valid_until": setpoint.valid_until.isoformat()}
+        try:
+            await self.load.set_running(running, setpoint.valid_until)
+        except SetpointError as error:
+            if error.reason_code is None:
+                raise  # no PUBACK: the broker is unreachable
+            return _ack("Rejected", self.clock.now(), payload, reason_code=error.reason_code)
+        return _ack("Accepted", self.clock.now(), payload)
+
+    async def read(self) -> DeviceState:
+        channel = self.load.channel
+        return DeviceState(
+            self.device_id,
+            online=channel.presence.get(self.device_id) is True,
+            power_w=await self.load.power(),
+            at=self.clock.now(),
+        )
+
+
+@dataclass
+class FakeDriver:
+    """An in-process device for tests: remembers what it was sent.
+
+    ``fail_send`` / ``fail_read`` make the next calls raise ``DeviceOffline``;
+    ``ack_status`` is the answer to every send.
+    """
+
+    device_id: str
+    clock: Clock
+    protocol: str = "fake"
+    power_w: float | None = 0.0
+    soc_pct: float | None = None
+    online: bool = True
+    fail_send: bool = False
+    fail_read: bool = False
+    ack_status: str = "Accepted"
+    sent: list[Setpoint] = field(default_factory=list)
+
+    async def send(self, setpoint: Setpoint) -> dict:
+        if self.fail_send:
+            raise DeviceOffline(f"{self.device_id}: send failed")
+        self.sent.append(setpoint)
+        if self.ack_status == "Accepted":
+            self.power_w = setpoint.power_w
+        payload = {"power_w": setpoint.power_w, "valid_until": setpoint.valid_until.isoformat()}
+        return _ack(self.ack_status, self.clock.now(), payload)
+
+    async def read(self) -> DeviceState:
+        if self.fail_read:
+            raise DeviceOffline(f"{self.device_id}: read failed")
+        return DeviceState(
+            self.device_id, self.online, self.power_w, self.soc_pct, at=self.clock.now()
+        )
+
+
+GridReader = Callable[[], Awaitable[GridState]]
+
+
+class DeviceRegistry:
+    """Device id → driver, plus the optional grid-meter reader.
+
+    Parameters
+    ----------
+    drivers : mapping of str to DeviceDriver
+    grid : async callable returning GridState, optional
+        Reads the grid connection; without one the grid is reported unknown.
+    """
+
+    def __init__(self, drivers: Mapping[str, DeviceDriver], grid: GridReader | None = None):
+        self.drivers = dict(drivers)
+        self.grid = grid
+
+    def __contains__(self, device_id: str) -> bool:
+        return device_id in self.drivers
+
+    def __getitem__(self, device_id: str) -> DeviceDriver:
+        return self.drivers[device_id]
+
+    def ids(self) -> list[str]:
+        """Device ids, sorted."""
+        return sorted(self.drivers)
+
+    async def read_grid(self) -> GridState:
+        """The grid state, unknown (all None) without a reader."""
+        return GridState(power_w=None) if self.grid is None else await self.grid()
