@@ -5,8 +5,8 @@ in W, positive when a device draws from the site bus (for ``pv-curtailment``: th
 produced, >= 0). The rules run in this order:
 
 0. **Island.** When the island state machine (``control.island.step``) has the site off the
-   grid (``island`` or ``resync``), its setpoints replace rules 1-5; only the device clamp
-   still runs. In ``grid`` mode, loads it still holds off (restoring in order) stay at 0.
+   grid (``island`` or ``resync``), its setpoints replace rules 1, 2 and 4; only the device
+   clamp (3) still runs. In ``grid`` mode, loads it still holds off (restoring in order) stay at 0.
 1. **Requests.** Active overrides (``now < expires_at``; the last one listed wins for a
    device) replace the plan for their device, even under the safe default: an operator's
    explicit, expiring setpoint, still clamped below. Expired overrides are ignored with a note.

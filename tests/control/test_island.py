@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from control.island import (
     GRID,
@@ -273,3 +275,40 @@ def test_grid_lost_again_while_restoring_keeps_order():
     # hvac came back at 2 s and is shed again after the two still off
     assert list(actions.loads_off) == ["load-c-shredder", "load-b-printers", "load-a-hvac"]
     assert [e.device_id for e in events if e.kind == "shed"] == ["load-a-hvac"]
+
+
+# Property: whatever the grid, SoC and battery, island setpoints stay within device limits and
+# critical loads stay on exactly while the battery is above its reserve and strong enough.
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    soc=st.one_of(st.none(), st.floats(0, 100)),
+    battery_min_w=st.floats(-200_000, 0),
+    battery_online=st.booleans(),
+    fault=st.sampled_from(["frequency", "voltage", "silent", "signal"]),
+)
+def test_property_island_setpoints_within_limits(soc, battery_min_w, battery_online, fault):
+    devices = dict(LIMITS.devices)
+    devices["battery-1"] = DeviceLimit("battery-1", "battery", battery_min_w, 100_000)
+    limits = SiteLimits(LIMITS.max_import_w, LIMITS.max_export_w, devices)
+    grid = {
+        "frequency": good_grid(T0, frequency_hz=51.0),
+        "voltage": good_grid(T0, voltage_v=100.0),
+        "silent": good_grid(T0 - timedelta(minutes=1)),
+        "signal": good_grid(T0, grid_ok_signal=False),
+    }[fault]
+    _, _, actions = step(IslandState(), snap(grid, soc, battery_online), limits, T0, CFG)
+    assert set(actions.setpoints) == set(limits.devices)
+    for d, p in actions.setpoints.items():
+        assert limits.devices[d].min_w <= p <= limits.devices[d].max_w
+    critical_on = [d for d in ("load-fridge", "load-server") if d not in actions.loads_off]
+    above = soc is None or soc > CFG.reserve_soc_pct
+    if not battery_online or not above:
+        assert critical_on == []
+    elif -battery_min_w >= 11_000:
+        assert critical_on == ["load-fridge", "load-server"]
+    covered = sum(limits.devices[d].max_w for d in critical_on)
+    assert covered <= -battery_min_w
+    if battery_online:
+        assert actions.setpoints["battery-1"] == -covered
