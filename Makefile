@@ -15,12 +15,13 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help install demo dev test test-v2g bench lint clean env
+.PHONY: help install demo dev test test-v2g test-island bench lint clean env
 
 help:
 	@echo "make demo    install, then build the sample site and materialize every asset"
 	@echo "make test    install, then run the test suite"
 	@echo "make test-v2g  install, then the 50-EV fleet-day planner tests (limits, V2G, priorities)"
+	@echo "make test-island  install, then the evening-peak blackout: island mode, shedding, reserve, return"
 	@echo "make dev     Dagster UI on 127.0.0.1:3000, Streamlit on 127.0.0.1:8501, simulated devices"
 	@echo "make bench   benchmarks (ratios against baselines measured in the same run)"
 	@echo "make lint    ruff"
@@ -67,6 +68,9 @@ test: install $(PEERS_NODE)
 
 test-v2g: install
 	$(BIN)/python -m pytest -q tests/pipelines/planning/test_fleet.py
+
+test-island: install
+	$(BIN)/python -m pytest -q tests/control/test_island_blackout.py tests/control/test_island.py
 
 bench: install
 	$(BIN)/python -m bench.bench_meters
