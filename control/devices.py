@@ -91,6 +91,29 @@ class OcppChargerDriver:
         )
 
 
+class TelemetrySink(Protocol):
+    """Takes ``device_telemetry`` rows of ``site_id`` (e.g. a buffer landing them in batches)."""
+
+    site_id: str
+
+    def add(self, rows: list[dict]) -> None: ...
+
+
+async def _read_sunspec(adapter, sink: TelemetrySink | None, device_id: str, now: datetime):
+    """The adapter's readings; with a sink, read once through ``poll_telemetry`` so the same
+    reading is both the state and the landed telemetry (one client, one reader)."""
+    if sink is None:
+        return await adapter.read()
+    from control.adapters.sunspec_client import poll_telemetry
+
+    rows = await poll_telemetry(sink.site_id, {device_id: adapter}, now)
+    sink.add(rows)
+    values = {r["metric"]: r["value"] for r in rows}
+    if not values.get("online"):
+        raise DeviceOffline(f"{device_id}: SunSpec device not answering")
+    return values
+
+
 class SunSpecInverterDriver:
     """PV curtailment (device ``pv-curtailment``) through an inverter's output limit.
 
@@ -107,6 +130,10 @@ class SunSpecInverterDriver:
         The plan's device id (``pv-curtailment``).
     rated_w : float, optional
         Rating [W] until the device reports WRtg.
+    telemetry : TelemetrySink, optional
+        Gets the ``device_telemetry`` rows of every read (as ``telemetry_id``).
+    telemetry_id : str
+        The inverter's own device id in telemetry.
     """
 
     protocol = "sunspec"
@@ -117,12 +144,16 @@ class SunSpecInverterDriver:
         clock: Clock,
         device_id: str = "pv-curtailment",
         rated_w: float | None = None,
+        telemetry: TelemetrySink | None = None,
+        telemetry_id: str = "pv-inverter-1",
     ) -> None:
         self.inverter = inverter
         self.clock = clock
         self.device_id = device_id
         self.rated_w = rated_w
         self.uncurtailed_w: float | None = None
+        self.telemetry = telemetry
+        self.telemetry_id = telemetry_id
 
     def limit_pct(self, curtail_w: float) -> float:
         """The output limit [% of rating] for a curtailment of ``curtail_w`` [W]."""
@@ -141,7 +172,7 @@ class SunSpecInverterDriver:
 
     async def read(self) -> DeviceState:
         now = self.clock.now()
-        values = await self.inverter.read()
+        values = await _read_sunspec(self.inverter, self.telemetry, self.telemetry_id, now)
         if values.get("rated_w"):
             self.rated_w = float(values["rated_w"])
         produced = values.get("power_w")
@@ -161,14 +192,23 @@ class SunSpecBatteryDriver:
     battery : control.adapters.sunspec_client.SunSpecBattery
     clock : Clock
     device_id : str
+    telemetry : TelemetrySink, optional
+        Gets the ``device_telemetry`` rows of every read.
     """
 
     protocol = "sunspec"
 
-    def __init__(self, battery, clock: Clock, device_id: str = "battery-1") -> None:
+    def __init__(
+        self,
+        battery,
+        clock: Clock,
+        device_id: str = "battery-1",
+        telemetry: TelemetrySink | None = None,
+    ) -> None:
         self.battery = battery
         self.clock = clock
         self.device_id = device_id
+        self.telemetry = telemetry
 
     async def send(self, setpoint: Setpoint) -> dict:
         revert = _revert_s(setpoint.valid_until, self.clock.now())
@@ -177,13 +217,14 @@ class SunSpecBatteryDriver:
         return _ack("Accepted", self.clock.now(), payload)
 
     async def read(self) -> DeviceState:
-        values = await self.battery.read()
+        now = self.clock.now()
+        values = await _read_sunspec(self.battery, self.telemetry, self.device_id, now)
         return DeviceState(
             self.device_id,
             online=self.battery.client.online,
             power_w=values.get("power_w"),
             soc_pct=values.get("soc_pct"),
-            at=self.clock.now(),
+            at=now,
         )
 
 
