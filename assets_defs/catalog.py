@@ -7,6 +7,7 @@ assets with their own resources.
 from assets_defs.analytics import assets as analytics_assets
 from assets_defs.certificates import assets as certificate_assets
 from assets_defs.certificates import checks as certificate_checks
+from assets_defs.control import assets as control_assets
 from assets_defs.grid import assets as grid_assets
 from assets_defs.grid import checks as grid_checks
 from assets_defs.planning import assets as planning_assets
@@ -60,6 +61,8 @@ LAKE_ASSETS = [
     analytics_assets.pv_forecast,
     planning_assets.site_plans,
     planning_assets.v2g_settlements,
+    control_assets.device_commands,
+    control_assets.control_events,
 ]
 ASSETS = [
     *LAKE_ASSETS,

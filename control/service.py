@@ -365,8 +365,8 @@ class ControlService:
             "sent_at_utc": sent_at,
             "power_w": sp.power_w,
             "valid_until_utc": sp.valid_until,
-            "source": sp.source,
-            "reason": reason,
+            "setpoint_source": sp.source,
+            "send_reason": reason,
         }
         try:
             ack = await self._io(driver.send(sp))

@@ -21,6 +21,8 @@ def test_code_location_loads_with_assets_checks_schedules_and_sensor():
         "setpoint_plans",
         "plan_runs",
         "v2g_settlements",
+        "device_commands",
+        "control_events",
     } <= keys
     check_assets = {k.asset_key.to_user_string() for k in repo.asset_graph.asset_check_keys}
     assert {

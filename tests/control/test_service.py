@@ -103,7 +103,7 @@ def test_plan_is_followed_and_every_command_is_recorded_with_its_ack(tmp_path):
     rows = commands(tmp_path)
     assert rows.height == 3
     assert set(rows["ack_status"]) == {"Accepted"} and set(rows["plan_id"]) == {"p1"}
-    assert set(rows["reason"]) == {"new"} and set(rows["protocol"]) == {"fake"}
+    assert set(rows["send_reason"]) == {"new"} and set(rows["protocol"]) == {"fake"}
     assert rows["acked_at_utc"].null_count() == 0
     assert json.loads(rows.filter(device_id="charger-1")["payload"][0])["power_w"] == 7000.0
     assert "plan_changed" in events(tmp_path)["event_type"].to_list()
@@ -124,7 +124,7 @@ def test_unchanged_setpoints_are_resent_only_close_to_expiry_and_changes_go_out(
     clock.advance(14 * 60)  # the first charger setpoint now expires within 2 minutes
     run(service.tick())
     assert len(drivers["charger-1"].sent) == 2
-    assert commands(tmp_path)["reason"].to_list()[-3:].count("expiring") >= 1
+    assert commands(tmp_path)["send_reason"].to_list()[-3:].count("expiring") >= 1
 
 
 def test_stale_plan_sends_the_safe_default(tmp_path):
@@ -200,7 +200,7 @@ def test_restart_resumes_from_state_and_resends_once(tmp_path):
     run(again.tick())
     assert all(len(f.sent) == 1 for f in drivers2.values())
     rows = commands(tmp_path)
-    assert rows["reason"].to_list()[-3:] == ["restart"] * 3
+    assert rows["send_reason"].to_list()[-3:] == ["restart"] * 3
     assert rows.height == 6
 
 
