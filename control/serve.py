@@ -139,11 +139,11 @@ def site_limits(
     return SiteLimits(params.max_import_w, params.max_export_w, devices)
 
 
-def default_policy() -> Policy:
-    """``control.policy.decide``, imported when the service starts."""
-    from control.policy import decide
+def default_policy() -> tuple[Policy, object]:
+    """``control.policy.decide`` and its default ``PolicyConfig``."""
+    from control.policy import PolicyConfig, decide
 
-    return decide
+    return decide, PolicyConfig()
 
 
 class TelemetryBuffer:
@@ -195,7 +195,7 @@ async def serve_control(
     policy : callable, optional
         ``decide``; :func:`default_policy` if None.
     policy_config : object, optional
-        The policy's ``config``.
+        The policy's ``config`` (``PolicyConfig()`` with the default policy).
     limits : SiteLimits, optional
         :func:`site_limits` if None.
     grid : async callable returning GridState, optional
@@ -212,6 +212,9 @@ async def serve_control(
     from ingest.telemetry_landing import TelemetryBatchWriter
 
     clock = SystemClock()
+    if policy is None:
+        policy, default_config = default_policy()
+        policy_config = default_config if policy_config is None else policy_config
     limits = limits or site_limits(params)
     if island is not None and grid is None:
         LOG.warning("island mode needs a grid meter reader; running grid-connected only")
@@ -265,7 +268,7 @@ async def serve_control(
         clock,
         LakePlanSource(params.lake_root, params.site_id),
         DeviceRegistry(drivers, grid=grid),
-        policy or default_policy(),
+        policy,
         CommandRecorder(params.raw_root, params.site_id, now=clock.now()),
         StateStore(params.state_path),
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -37,10 +37,10 @@ from control.state import SentSetpoint, StateStore
 
 LOG = logging.getLogger(__name__)
 
-Policy = Callable[
-    [PlanSlot | None, Snapshot, SiteLimits, Mapping[str, Override], datetime, Any], Decision
-]
-"""``decide(plan, snapshot, limits, overrides, now, config) -> Decision`` (control.policy)."""
+Policy = Callable[..., Decision]
+"""``decide(plan, snapshot, limits, overrides: list[Override], now, config, island=actions)
+-> Decision``: :func:`control.policy.decide`; ``island`` is this cycle's
+``control.island.IslandActions`` (None without the island state machine)."""
 
 
 class PlanSource(Protocol):
@@ -74,11 +74,8 @@ class ServiceConfig:
     policy_config : object
         Passed to the policy as ``config``.
     island : control.island.IslandConfig or None
-        Runs the island state machine every cycle (None: grid mode only). While islanded
-        its setpoints replace the policy's; back on the grid, loads it still holds off
-        stay at 0 W.
-    island_ttl_s : float
-        Validity of island setpoints [s]: short, so devices fall back soon if the service dies.
+        Runs the island state machine every cycle and hands its actions to the policy
+        (None: grid mode only).
     """
 
     site_id: str
@@ -91,7 +88,6 @@ class ServiceConfig:
     max_override_s: float = 24 * 3600.0
     policy_config: Any = None
     island: Any = None
-    island_ttl_s: float = 60.0
 
 
 @dataclass
@@ -193,12 +189,7 @@ class ControlService:
             self._read_plan(cycle, await asyncio.to_thread(self.plan_source.slot_at, cycle.now))
             snapshot = await self._snapshot(cycle)
             actions = self._island_step(cycle, snapshot)
-            if actions is not None and actions.mode != "grid":
-                decision = self._island_decision(cycle, actions)
-            else:
-                decision = self._decide(cycle, snapshot)
-                if decision is not None and actions is not None:
-                    self._hold_shed_loads(cycle, decision, actions.loads_off)
+            decision = self._decide(cycle, snapshot, actions)
             if decision is not None:
                 self.decision = decision
                 if self.config.island is None:
@@ -209,15 +200,16 @@ class ControlService:
             self._persist(cycle)
             return decision
 
-    def _decide(self, cycle: _Cycle, snapshot: Snapshot) -> Decision | None:
+    def _decide(self, cycle: _Cycle, snapshot: Snapshot, actions) -> Decision | None:
         try:
             return self.policy(
                 self.plan,
                 snapshot,
                 self.config.limits,
-                dict(self.state.overrides),
+                list(self.state.overrides.values()),
                 cycle.now,
                 self.config.policy_config,
+                island=actions,
             )
         except Exception as error:  # a policy bug must not take the loop down
             LOG.exception("policy failed; nothing sent this cycle")
@@ -242,19 +234,6 @@ class ControlService:
                 self.recorder.event(e.at, f"island_{e.kind}", e.device_id, **detail)
             )
         return actions
-
-    def _island_decision(self, cycle: _Cycle, actions) -> Decision:
-        until = cycle.now + timedelta(seconds=self.config.island_ttl_s)
-        setpoints = {
-            d: Setpoint(d, p, until, "island") for d, p in sorted(actions.setpoints.items())
-        }
-        notes = [f"grid forming: {actions.grid_forming}", f"loads off: {list(actions.loads_off)}"]
-        return Decision(setpoints, mode=actions.mode, notes=notes)
-
-    def _hold_shed_loads(self, cycle: _Cycle, decision: Decision, loads_off) -> None:
-        until = cycle.now + timedelta(seconds=self.config.island_ttl_s)
-        for d in loads_off:
-            decision.setpoints[d] = Setpoint(d, 0.0, until, "island")
 
     def _event(self, cycle: _Cycle, kind: str, device_id: str | None = None, **detail) -> dict:
         return self.recorder.event(cycle.now, kind, device_id, **detail)
@@ -340,8 +319,8 @@ class ControlService:
     async def _send_due(self, cycle: _Cycle, decision: Decision) -> None:
         jobs = []
         for device_id, sp in sorted(decision.setpoints.items()):
-            if device_id not in self.registry:
-                continue  # e.g. a plan row for a device this site does not drive
+            if device_id not in self.registry or sp.source == "offline":
+                continue  # not driven here, or offline: it reverts on its own expiry
             status = self.devices.get(device_id)
             if status is not None and status.retry_at and status.retry_at > cycle.now:
                 continue

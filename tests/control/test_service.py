@@ -43,9 +43,14 @@ class FakePlanSource:
         return self.plan
 
 
-def stub_decide(plan, snapshot, limits, overrides, now, config):
-    """Override, else plan, else 0 W as safe default; valid for 15 minutes."""
+def stub_decide(plan, snapshot, limits, overrides, now, config, island=None):
+    """control.policy.decide reduced to the rules these tests need: island setpoints, else
+    override, else plan, else 0 W as safe default; valid for 15 minutes."""
     until = now + timedelta(minutes=15)
+    if island is not None and island.mode != "grid":
+        setpoints = {d: Setpoint(d, p, until, "island") for d, p in island.setpoints.items()}
+        return Decision(setpoints, mode=island.mode)
+    overrides = {o.device_id: o for o in overrides if o.expires_at > now}
     out = {}
     for d in limits.devices:
         if d in overrides:
@@ -236,6 +241,7 @@ def test_policy_failure_sends_nothing_and_is_an_event(tmp_path):
 
 def test_island_transitions_are_events_persisted_and_drive_the_setpoints(tmp_path):
     from control.island import IslandConfig
+    from control.policy import PolicyConfig, decide
 
     clock = FakeClock()
     grid = {"state": GridState(power_w=1000.0, frequency_hz=50.0, at=T0)}
@@ -245,8 +251,14 @@ def test_island_transitions_are_events_persisted_and_drive_the_setpoints(tmp_pat
 
     drivers = {d: FakeDriver(d, clock, soc_pct=80.0) for d in LIMITS.devices}
     service, _, _ = build(
-        tmp_path, clock, drivers=drivers, island=IslandConfig(resync_delay_s=10), grid=read_grid
+        tmp_path,
+        clock,
+        drivers=drivers,
+        island=IslandConfig(resync_delay_s=10),
+        grid=read_grid,
+        policy_config=PolicyConfig(),
     )
+    service.policy = decide
     run(service.tick())
     assert service.state.mode == "grid"
     clock.advance(5)
@@ -276,3 +288,23 @@ def test_run_ticks_until_stopped_and_records_start_and_stop(tmp_path):
     run(go(), timeout_s=5)
     kinds = events(tmp_path)["event_type"].to_list()
     assert kinds.count("service_start") == 1 and kinds.count("service_stop") == 1
+
+
+def test_the_real_policy_follows_the_plan_and_falls_back_to_its_safe_default(tmp_path):
+    from control.policy import PolicyConfig, decide
+
+    clock = FakeClock()
+    service, drivers, source = build(tmp_path, clock, policy_config=PolicyConfig(plan_grace_s=60))
+    service.policy = decide
+    run(service.tick())
+    assert {d: f.sent[-1].power_w for d, f in drivers.items()} == PLAN
+    source.plan = None
+    clock.advance(5)
+    run(service.tick())
+    assert {f.sent[-1].source for f in drivers.values()} == {"safe_default"}
+    assert drivers["battery-1"].sent[-1].power_w == 0.0
+    drivers["charger-1"].fail_read = True  # offline: the policy says so, nothing is sent
+    clock.advance(120)
+    run(service.tick())
+    assert service.decision.setpoints["charger-1"].source == "offline"
+    assert drivers["charger-1"].sent[-1].source == "safe_default"
