@@ -56,11 +56,12 @@ demo: install
 	$(BIN)/novaenergy demo
 
 dev: install
-	@echo "Dagster UI: http://127.0.0.1:3000   Streamlit: http://127.0.0.1:8501   simulated devices: SunSpec :5020/:5021, MQTT :1883, OCPP stations -> :9000"
+	@echo "Dagster UI: http://127.0.0.1:3000   Streamlit: http://127.0.0.1:8501   simulated devices: SunSpec :5020/:5021, MQTT :1883, OCPP :9000; control API: http://127.0.0.1:8000/docs"
 	@trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000 & \
 	$(BIN)/streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true --browser.gatherUsageStats false & \
 	$(BIN)/novaenergy sim devices & \
+	sleep 3; $(BIN)/novaenergy control serve & \
 	wait
 
 test: install $(PEERS_NODE)
@@ -86,4 +87,4 @@ lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf data/lake data/raw data/drop data/warehouse.duckdb data/warehouse.duckdb.wal data/reports data/plans data/exports data/go_ledger.duckdb data/go_ledger.duckdb.wal data/mqtt data/ocpp $(DAGSTER_HOME)
+	rm -rf data/lake data/raw data/drop data/warehouse.duckdb data/warehouse.duckdb.wal data/reports data/plans data/exports data/go_ledger.duckdb data/go_ledger.duckdb.wal data/mqtt data/ocpp data/control $(DAGSTER_HOME)

@@ -292,6 +292,12 @@ def _cmd_sim_devices(args, settings) -> int:
     return run(settings, args.duration)
 
 
+def _cmd_control_serve(args, settings) -> int:
+    from novaenergy.control_cmd import run
+
+    return run(settings, args.duration)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="novaenergy", description="NovaEnergy: the site energy OS."
@@ -378,6 +384,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)"
     )
     devices.set_defaults(func=_cmd_sim_devices)
+
+    control = sub.add_parser("control", help="the control service that drives the devices")
+    control_sub = control.add_subparsers(dest="what", required=True)
+    serve = control_sub.add_parser(
+        "serve",
+        help="dispatch the plan in force to the devices (OCPP CSMS, SunSpec, MQTT) every "
+        "CONTROL_CYCLE_S, with the HTTP API on CONTROL_API_PORT",
+    )
+    serve.add_argument(
+        "--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)"
+    )
+    serve.set_defaults(func=_cmd_control_serve)
     return parser
 
 

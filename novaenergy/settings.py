@@ -48,6 +48,11 @@ DEFAULTS: dict[str, str] = {
     "OCPP_CREDENTIALS": "data/ocpp/credentials.json",
     "SUNSPEC_INVERTER_PORT": "5020",
     "SUNSPEC_BATTERY_PORT": "5021",
+    "CONTROL_API_PORT": "8000",
+    "CONTROL_API_TOKEN": "",
+    "CONTROL_STATE_PATH": "data/control/state.json",
+    "CONTROL_CYCLE_S": "5",
+    "CONTROL_SETPOINT_TTL_S": "60",
 }
 
 
@@ -90,6 +95,11 @@ class Settings:
     ocpp_credentials: str
     sunspec_inverter_port: int
     sunspec_battery_port: int
+    control_api_port: int
+    control_api_token: str
+    control_state_path: str
+    control_cycle_s: int
+    control_setpoint_ttl_s: int
 
 
 def load_settings(
@@ -144,6 +154,11 @@ def load_settings(
         ocpp_credentials=values["OCPP_CREDENTIALS"],
         sunspec_inverter_port=parse("SUNSPEC_INVERTER_PORT", int),
         sunspec_battery_port=parse("SUNSPEC_BATTERY_PORT", int),
+        control_api_port=parse("CONTROL_API_PORT", int),
+        control_api_token=values["CONTROL_API_TOKEN"],
+        control_state_path=values["CONTROL_STATE_PATH"],
+        control_cycle_s=parse("CONTROL_CYCLE_S", int),
+        control_setpoint_ttl_s=parse("CONTROL_SETPOINT_TTL_S", int),
     )
     if not settings.grid_region.startswith("EU_ENTSOE_"):
         raise SettingsError(
@@ -151,6 +166,8 @@ def load_settings(
         )
     if not 0 < settings.go_use_by_months <= settings.go_expiry_months:
         raise SettingsError("GO_USE_BY_MONTHS must be > 0 and <= GO_EXPIRY_MONTHS")
+    if settings.control_cycle_s <= 0 or settings.control_setpoint_ttl_s <= settings.control_cycle_s:
+        raise SettingsError("CONTROL_CYCLE_S must be > 0 and below CONTROL_SETPOINT_TTL_S")
     if settings.sample_end <= settings.sample_start:
         raise SettingsError("SAMPLE_END must be after SAMPLE_START")
     return settings
