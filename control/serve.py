@@ -16,7 +16,7 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from control import credentials
@@ -82,6 +82,9 @@ class ServeParams:
         How often the SunSpec readings of the cycles are landed as telemetry [s].
     max_import_w, max_export_w : float
         Grid connection limits [W].
+    plan_slot_s, plan_refresh_s : float
+        Plan slot length (15 minutes; shorter only in tests) and how often the plan in force
+        is re-read from the lake [s].
     """
 
     site_id: str = "warehouse-b"
@@ -110,6 +113,8 @@ class ServeParams:
     telemetry_s: float = 10.0
     max_import_w: float = 400_000.0
     max_export_w: float = 50_000.0
+    plan_slot_s: float = 900.0
+    plan_refresh_s: float = 60.0
 
 
 def site_limits(
@@ -266,7 +271,12 @@ async def serve_control(
             island=island,
         ),
         clock,
-        LakePlanSource(params.lake_root, params.site_id),
+        LakePlanSource(
+            params.lake_root,
+            params.site_id,
+            timedelta(seconds=params.plan_slot_s),
+            params.plan_refresh_s,
+        ),
         DeviceRegistry(drivers, grid=grid),
         policy,
         CommandRecorder(params.raw_root, params.site_id, now=clock.now()),
