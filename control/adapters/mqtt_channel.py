@@ -30,6 +30,7 @@ import logging
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,6 +46,8 @@ from ingest.telemetry_landing import TelemetryBatchWriter
 
 log = logging.getLogger(__name__)
 
+EARLY_ACKS_KEPT = 1024
+EARLY_ACK_MAX_AGE_S = 10.0  # older entries belong to an earlier use of the same packet id
 _LAST_TS_SCHEMA = {"device_id": pl.String, "metric": pl.String, "last_ts": pl.Datetime("us", "UTC")}
 
 
@@ -166,6 +169,9 @@ class MqttChannel:
         self._stopping = threading.Event()
         self._flusher: threading.Thread | None = None
         self._pending: dict[int, _Waiter] = {}
+        # PUBACKs that arrive before their publisher registered a waiter (bounded: PUBACKs of
+        # status publishes nobody waits for land here too)
+        self._early: OrderedDict[int, tuple[object, float]] = OrderedDict()
         self._pub_lock = threading.Lock()
         self._seq = 0
         self._client = self._make_client()
@@ -263,6 +269,10 @@ class MqttChannel:
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._pub_lock:
             waiter = self._pending.pop(mid, None)
+            if waiter is None:
+                self._early[mid] = (reason_code, time.monotonic())
+                while len(self._early) > EARLY_ACKS_KEPT:
+                    self._early.popitem(last=False)
         if waiter is not None:
             waiter.reason = reason_code
             waiter.done.set()
@@ -423,10 +433,18 @@ class MqttChannel:
         waiter = _Waiter()
         with self._pub_lock:
             sp = Setpoint(self._next_seq(), running, valid_until, power_w)
-            info = self._client.publish(
-                self.topics.setpoint(device_id), sp.encode(), qos=1, properties=props
-            )
-            self._pending[info.mid] = waiter
+        # not under _pub_lock: paho calls on_publish holding its own lock, which publish()
+        # needs too, so holding ours across publish() can deadlock with a PUBACK in flight
+        info = self._client.publish(
+            self.topics.setpoint(device_id), sp.encode(), qos=1, properties=props
+        )
+        with self._pub_lock:
+            early = self._early.pop(info.mid, None)
+            if early is not None and time.monotonic() - early[1] < EARLY_ACK_MAX_AGE_S:
+                waiter.reason = early[0]
+                waiter.done.set()
+            else:
+                self._pending[info.mid] = waiter
         if not waiter.done.wait(timeout_s):
             with self._pub_lock:
                 self._pending.pop(info.mid, None)
