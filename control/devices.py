@@ -308,6 +308,14 @@ class FakeDriver:
 GridReader = Callable[[], Awaitable[GridState]]
 
 
+class IslandSwitch(Protocol):
+    """Puts the island state machine's actions on the wire (grid relay, grid-forming)."""
+
+    async def apply(self, actions) -> list[dict]:
+        """Apply ``control.island.IslandActions``; returns what changed on the wire."""
+        ...
+
+
 class DeviceRegistry:
     """Device id → driver, plus the optional grid-meter reader.
 
@@ -316,11 +324,20 @@ class DeviceRegistry:
     drivers : mapping of str to DeviceDriver
     grid : async callable returning GridState, optional
         Reads the grid connection; without one the grid is reported unknown.
+    island_switch : IslandSwitch, optional
+        Applies the island actions (grid relay, grid-forming battery); without one they
+        reach the devices only as setpoints.
     """
 
-    def __init__(self, drivers: Mapping[str, DeviceDriver], grid: GridReader | None = None):
+    def __init__(
+        self,
+        drivers: Mapping[str, DeviceDriver],
+        grid: GridReader | None = None,
+        island_switch: IslandSwitch | None = None,
+    ):
         self.drivers = dict(drivers)
         self.grid = grid
+        self.island_switch = island_switch
 
     def __contains__(self, device_id: str) -> bool:
         return device_id in self.drivers
@@ -335,3 +352,7 @@ class DeviceRegistry:
     async def read_grid(self) -> GridState:
         """The grid state, unknown (all None) without a reader."""
         return GridState(power_w=None) if self.grid is None else await self.grid()
+
+    async def apply_island(self, actions) -> list[dict]:
+        """Put ``actions`` on the wire; what changed ([] without a switch)."""
+        return [] if self.island_switch is None else await self.island_switch.apply(actions)

@@ -76,6 +76,12 @@ class ServeParams:
         Folder of the broker's ``credentials.json`` (the service user's password).
     machines : tuple of (str, float)
         MQTT machines and their rated power [W].
+    critical_machines : tuple of (str, float)
+        MQTT machines kept powered in island mode while the battery allows, and their rated
+        power [W]; listed in the order they are shed if the battery cannot carry them.
+    grid_meter_port : int or None
+        SunSpec grid meter (model 203, relay on model 123 ``Conn``) on ``device_host``: the
+        service's grid reader and, with ``island``, its island switch. None: no meter.
     cycle_s : float
         Dispatch cycle [s].
     telemetry_s : float
@@ -109,6 +115,8 @@ class ServeParams:
         ("load-shredder-2", 120_000.0),
         ("load-3dprinters", 30_000.0),
     )
+    critical_machines: tuple[tuple[str, float], ...] = ()
+    grid_meter_port: int | None = None
     cycle_s: float = 5.0
     telemetry_s: float = 10.0
     max_import_w: float = 400_000.0
@@ -122,10 +130,13 @@ def site_limits(
     battery_w: float = 100_000.0,
     charger_w: float = 22_000.0,
     pv_rated_w: float = 250_000.0,
+    critical_machines: tuple[tuple[str, float], ...] | None = None,
 ) -> SiteLimits:
     """Device limits of the site: chargers from the lake's ``fleet_vehicles`` (a charger
     discharges only for a V2G vehicle), otherwise ``charger_w`` [W] with V2X on
-    ``v2x_chargers``; the battery ±``battery_w``; machines 0..rated, the smaller shed first."""
+    ``v2x_chargers``; the battery ±``battery_w``; machines 0..rated, the smaller shed first;
+    critical machines (``params.critical_machines`` if None) 0..rated with ``critical``,
+    shed after every other machine, in the order listed."""
     devices = {"battery-1": DeviceLimit("battery-1", "battery", -battery_w, battery_w)}
     vehicles = lake.read_partition(params.lake_root, "fleet_vehicles", params.site_id)
     fleet = {v["charger_id"]: v for v in vehicles.iter_rows(named=True)}
@@ -140,6 +151,10 @@ def site_limits(
     by_size = sorted(params.machines, key=lambda m: m[1])
     for priority, (device_id, rated_w) in enumerate(by_size):
         devices[device_id] = DeviceLimit(device_id, "load", 0.0, rated_w, shed_priority=priority)
+    if critical_machines is None:
+        critical_machines = params.critical_machines
+    for k, (device_id, rated_w) in enumerate(critical_machines, start=len(by_size)):
+        devices[device_id] = DeviceLimit(device_id, "load", 0.0, rated_w, True, k)
     devices["pv-curtailment"] = DeviceLimit("pv-curtailment", "pv", 0.0, pv_rated_w)
     return SiteLimits(params.max_import_w, params.max_export_w, devices)
 
@@ -204,9 +219,10 @@ async def serve_control(
     limits : SiteLimits, optional
         :func:`site_limits` if None.
     grid : async callable returning GridState, optional
-        The grid meter. The island state machine needs one: ``island`` (an
-        ``IslandConfig``) is ignored without it, since a site with no meter would read as
-        a lost grid.
+        The grid meter; the SunSpec meter at ``params.grid_meter_port`` if None and that is
+        set. The island state machine needs one: ``island`` (an ``IslandConfig``) is ignored
+        without it, since a site with no meter would read as a lost grid. With the SunSpec
+        meter, island actions also go on the wire (relay, grid-forming battery-1).
     on_api_started : callable, optional
         Called with the API's bound port.
     """
@@ -221,6 +237,10 @@ async def serve_control(
         policy, default_config = default_policy()
         policy_config = default_config if policy_config is None else policy_config
     limits = limits or site_limits(params)
+    meter, switch = None, None
+    if grid is None and params.grid_meter_port is not None:
+        meter, switch = _grid_meter(params, clock, island is not None)
+        grid = meter
     if island is not None and grid is None:
         LOG.warning("island mode needs a grid meter reader; running grid-connected only")
         island = None
@@ -260,7 +280,7 @@ async def serve_control(
     )
     drivers["battery-1"] = SunSpecBatteryDriver(battery, clock, telemetry=telemetry)
     if channel is not None:
-        for device_id, rated_w in params.machines:
+        for device_id, rated_w in params.machines + params.critical_machines:
             drivers[device_id] = MqttLoadDriver(MqttLoad(channel, device_id, rated_w), clock)
     service = ControlService(
         ServiceConfig(
@@ -277,7 +297,7 @@ async def serve_control(
             timedelta(seconds=params.plan_slot_s),
             params.plan_refresh_s,
         ),
-        DeviceRegistry(drivers, grid=grid),
+        DeviceRegistry(drivers, grid=grid, island_switch=switch),
         policy,
         CommandRecorder(params.raw_root, params.site_id, now=clock.now()),
         StateStore(params.state_path),
@@ -297,9 +317,31 @@ async def serve_control(
         for device in (inverter, battery):
             await device.close()
             await device.client.close()
+        if meter is not None:
+            await meter.close()
+        if switch is not None:
+            await switch.close()
         if channel is not None:
             await asyncio.to_thread(channel.stop)
         await csms.stop()
+
+
+def _grid_meter(params: ServeParams, clock, with_switch: bool):
+    """The SunSpec grid meter reader and, ``with_switch``, the island switch over it."""
+    from control.adapters.sunspec_client import SunSpecClient
+    from control.adapters.sunspec_meter import SunSpecGridMeter
+    from control.island_switch import SunSpecIslandSwitch
+
+    meter = SunSpecGridMeter(
+        SunSpecClient(params.device_host, params.grid_meter_port, name="grid-meter"), clock
+    )
+    if not with_switch:
+        return meter, None
+    # its own connection to the battery: see SunSpecIslandSwitch
+    forming = SunSpecClient(
+        params.device_host, params.sunspec_battery_port, name="battery-1 island"
+    )
+    return meter, SunSpecIslandSwitch(meter, {"battery-1": forming})
 
 
 def run(params: ServeParams, duration_s: float | None = None, **kwargs) -> int:

@@ -189,6 +189,8 @@ class ControlService:
             self._read_plan(cycle, await asyncio.to_thread(self.plan_source.slot_at, cycle.now))
             snapshot = await self._snapshot(cycle)
             actions = self._island_step(cycle, snapshot)
+            if actions is not None:
+                await self._apply_island(cycle, actions)
             decision = self._decide(cycle, snapshot, actions)
             if decision is not None:
                 self.decision = decision
@@ -234,6 +236,20 @@ class ControlService:
                 self.recorder.event(e.at, f"island_{e.kind}", e.device_id, **detail)
             )
         return actions
+
+    async def _apply_island(self, cycle: _Cycle, actions) -> None:
+        # before the setpoints: a battery must form the island before loads lean on it
+        try:
+            changes = await self._io(self.registry.apply_island(actions))
+        except Exception as error:  # retried next cycle; the setpoints still go out
+            LOG.warning("island actions not applied: %r", error)
+            cycle.events.append(self._event(cycle, "island_switch_error", error=repr(error)))
+            return
+        for change in changes:
+            detail = dict(change)
+            device_id = detail.pop("device_id", None)
+            kind = "island_switch_error" if "error" in detail else "island_switch"
+            cycle.events.append(self._event(cycle, kind, device_id, **detail))
 
     def _event(self, cycle: _Cycle, kind: str, device_id: str | None = None, **detail) -> dict:
         return self.recorder.event(cycle.now, kind, device_id, **detail)

@@ -267,15 +267,23 @@ class SunSpecClient:
             lambda: self._read(self.models[model_id], self.lengths[model_id] + 2)
         )
 
-    async def read_points(self, model_id: int, names: list[str]) -> dict[str, float | None]:
-        """Scaled values [their units] of ``names`` in model ``model_id``; None if unimplemented."""
-        model = reg.MODELS[model_id]
+    async def read_points(
+        self, model_id: int, names: list[str], model: reg.Model | None = None
+    ) -> dict[str, float | None]:
+        """Scaled values [their units] of ``names`` in model ``model_id``; None if unimplemented.
+
+        ``model`` declares a model that is not in the shared map (a vendor model).
+        """
+        model = model or reg.MODELS[model_id]
         block = await self.read_model(model_id)
         return {n: reg.read_scaled(model, block, n) for n in names}
 
-    async def write_raw(self, model_id: int, name: str, raw: int) -> None:
-        """Write one single-register point (raw, unscaled) with function 6."""
-        point = reg.MODELS[model_id][name]
+    async def write_raw(
+        self, model_id: int, name: str, raw: int, model: reg.Model | None = None
+    ) -> None:
+        """Write one single-register point (raw, unscaled) with function 6; ``model`` as in
+        :meth:`read_points`."""
+        point = (model or reg.MODELS[model_id])[name]
         if point.size != 1:
             raise ValueError(f"{name} spans {point.size} registers")
         await self.ensure_online()

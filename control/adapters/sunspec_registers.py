@@ -246,6 +246,22 @@ BATTERY = _model(
     signed_gaps=(44, 47, 49, 52, 55, 57, 58, 59, 60, 61, 62, 63),
 )
 
+METER_3PH_WYE = _model(
+    203,
+    105,
+    "ac_meter_three_phase_wye",
+    Point("PhV", 7, "int16", "V", "V_SF"),  # line-to-neutral voltage, average of phases
+    Point("PhVphA", 8, "int16", "V", "V_SF"),
+    Point("PhVphB", 9, "int16", "V", "V_SF"),
+    Point("PhVphC", 10, "int16", "V", "V_SF"),
+    Point("V_SF", 15, "sunssf"),
+    Point("Hz", 16, "int16", "Hz", "Hz_SF"),
+    Point("Hz_SF", 17, "sunssf"),
+    Point("W", 18, "int16", "W", "W_SF"),  # total real power, positive = import
+    Point("W_SF", 22, "sunssf"),
+    signed_gaps=(*range(2, 7), *range(11, 15), 19, 20, 21, *range(23, 38), 54, 71, 104),
+)
+
 MODELS: dict[int, Model] = {
     m.id: m
     for m in (
@@ -260,6 +276,7 @@ MODELS: dict[int, Model] = {
         STORAGE,
         STORAGE_CAPACITY,
         BATTERY,
+        METER_3PH_WYE,
     )
 }
 

@@ -113,6 +113,13 @@ SAMPLE_MACHINES = (
     MachineSpec("load-3dprinters", 30_000.0, 600.0),
 )
 
+#: Loads the island keeps powered while the battery allows: medical refrigeration and the
+#: server room (separate from SAMPLE_MACHINES, whose users expect the two machines above).
+CRITICAL_MACHINES = (
+    MachineSpec("load-med-fridge", 3_000.0, 300.0),
+    MachineSpec("load-server-room", 8_000.0, 2_000.0),
+)
+
 
 class SimulatedMachine:
     """One machine on the wire.

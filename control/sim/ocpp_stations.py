@@ -346,6 +346,7 @@ async def run_stations(
     meter_interval_s: float = 10.0,
     time_scale: float = 1.0,
     stop: asyncio.Event | None = None,
+    stations: list[SimStation] | None = None,
 ) -> list[SimStation]:
     """Run simulated stations against a CSMS until ``stop`` is set (or cancelled).
 
@@ -369,13 +370,17 @@ async def run_stations(
         Simulated EV seconds per real second.
     stop : asyncio.Event, optional
         Set it to stop the stations.
+    stations : list of SimStation, optional
+        Stations to run instead of ``sample_stations(station_ids, version, v2g_stations)``
+        (so a caller can watch their power).
 
     Returns
     -------
     list of SimStation
         The stations with their final state.
     """
-    stations = sample_stations(station_ids, version, v2g_stations)
+    if stations is None:
+        stations = sample_stations(station_ids, version, v2g_stations)
     tasks = [
         asyncio.create_task(
             run_station(

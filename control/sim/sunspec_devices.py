@@ -314,6 +314,8 @@ class SimulatedBattery(SimulatedSunSpecDevice):
         Register address of "SunS".
     clock : callable
         Monotonic time [s].
+    extra_models : tuple of (Model, dict)
+        Models appended to the chain (e.g. a vendor control model), as in SunSpecImage.
     """
 
     def __init__(
@@ -326,6 +328,7 @@ class SimulatedBattery(SimulatedSunSpecDevice):
         base: int = 40000,
         serial: str = "battery-1",
         clock: Callable[[], float] = time.monotonic,
+        extra_models: tuple[tuple[Model, dict[str, int | str]], ...] = (),
     ) -> None:
         image = SunSpecImage(
             base,
@@ -352,6 +355,7 @@ class SimulatedBattery(SimulatedSunSpecDevice):
                 ),
                 (reg.STORAGE_CAPACITY, {"SoH": 1000, "Sta": 1, "WH_SF": 1, "Pct_SF": -1}),
                 (reg.BATTERY, {"State": 3, "WHRtg_SF": 1, "WChaDisChaMax_SF": 1, "SoC_SF": -1}),
+                *extra_models,
             ],
         )
         image.set_scaled(124, "WChaMax", max_power_w)
@@ -411,9 +415,13 @@ class SimulatedBattery(SimulatedSunSpecDevice):
             log.info("battery: InOutWRte revert timer (%s s) expired, control released", revert_s)
             self.image.set(124, "StorCtl_Mod", 0)
 
-    def update(self) -> None:
+    def target_w(self) -> float:
+        """Power the battery aims at [W] before its SoC bounds: the local target in the window."""
         lower, upper = self.window_w()
-        power = min(max(self.local_target_w, lower), upper)
+        return min(max(self.local_target_w, lower), upper)
+
+    def update(self) -> None:
+        power = self.target_w()
         if power > 0 and self.soc_pct >= self.soc_max_pct:
             power = 0.0
         if power < 0 and self.soc_pct <= self.soc_min_pct:
@@ -497,6 +505,7 @@ async def start_sunspec_devices(
     base: int = 40000,
     tick_s: float = 1.0,
     device_id: int = 1,
+    grid_forming: bool = False,
 ) -> SunSpecDeviceServers:
     """Start the simulated inverter and battery and return once both listen.
 
@@ -520,11 +529,16 @@ async def start_sunspec_devices(
         Simulation step [s].
     device_id : int
         Modbus unit id both devices answer to.
+    grid_forming : bool
+        Serve a :class:`~control.sim.grid_forming_battery.GridFormingBattery`.
     """
     inverter = SimulatedInverter(rated_w, available_pv_w, base)
-    battery = SimulatedBattery(
-        capacity_wh, battery_power_w, soc_pct, soc_min_pct, soc_max_pct, base
-    )
+    battery_cls = SimulatedBattery
+    if grid_forming:
+        from control.sim.grid_forming_battery import GridFormingBattery
+
+        battery_cls = GridFormingBattery
+    battery = battery_cls(capacity_wh, battery_power_w, soc_pct, soc_min_pct, soc_max_pct, base)
     inv_server, inv_port = await start_device_server(inverter, host, inverter_port, device_id)
     try:
         bat_server, bat_port = await start_device_server(battery, host, battery_port, device_id)

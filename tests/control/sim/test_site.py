@@ -14,6 +14,8 @@ from control.adapters.sunspec_client import SunSpecClient
 from control.mosquitto import free_port
 from control.sim.site import CHARGERS, SimConfig, run_sim_devices
 
+MACHINES = ("load-shredder-2", "load-3dprinters", "load-med-fridge", "load-server-room")
+
 
 def _status_of_machines(cfg: SimConfig) -> dict[str, str]:
     creds = credentials.load(f"{cfg.mqtt_dir}/credentials.json")
@@ -27,7 +29,7 @@ def _status_of_machines(cfg: SimConfig) -> dict[str, str]:
     client.loop_start()
     try:
         for _ in range(50):
-            if {"load-shredder-2", "load-3dprinters"} <= seen.keys():
+            if set(MACHINES) <= seen.keys():
                 break
             time.sleep(0.1)
     finally:
@@ -46,6 +48,7 @@ def test_sim_devices_serve_every_protocol(tmp_path):
         ocpp_url="",
         ocpp_credentials=str(tmp_path / "ocpp.json"),
         meter_interval_s=1.0,
+        meter_port=free_port(),
     )
     passwords = credentials.load_or_create(cfg.ocpp_credentials, CHARGERS)
 
@@ -62,7 +65,11 @@ def test_sim_devices_serve_every_protocol(tmp_path):
                 assert {1, 103, 120, 123} <= set(inverter.models)
                 await inverter.close()
                 status = await asyncio.to_thread(_status_of_machines, cfg)
-                assert status == {"load-shredder-2": "online", "load-3dprinters": "online"}
+                assert status == {m: "online" for m in MACHINES}
+                meter = SunSpecClient(cfg.host, cfg.meter_port)
+                assert await meter.connect()
+                assert {1, 203, 123} <= set(meter.models)
+                await meter.close()
             finally:
                 stop.set()
                 await asyncio.wait_for(sim, 20)
