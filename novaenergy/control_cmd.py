@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from control.island import IslandConfig
 from control.policy import PolicyConfig
 from control.serve import ServeParams
 from control.serve import run as run_service
+from control.sim.machines import CRITICAL_MACHINES
 from novaenergy.settings import Settings
 
 
@@ -31,6 +33,10 @@ def serve_params(settings: Settings) -> ServeParams:
         cycle_s=float(settings.control_cycle_s),
         max_import_w=settings.max_import_limit_kw * 1000.0,
         max_export_w=settings.max_export_limit_kw * 1000.0,
+        grid_meter_port=settings.grid_meter_port,
+        critical_machines=tuple((m.device_id, m.rated_power_w) for m in CRITICAL_MACHINES)
+        if settings.grid_meter_port is not None
+        else (),
     )
 
 
@@ -49,6 +55,7 @@ def run(settings: Settings, duration_s: float | None = None) -> int:
             params,
             duration_s=duration_s,
             policy_config=PolicyConfig(setpoint_ttl_s=float(settings.control_setpoint_ttl_s)),
+            island=IslandConfig() if params.grid_meter_port is not None else None,
         )
     except OSError as exc:
         print(f"error: cannot start the control service: {exc}")

@@ -53,6 +53,7 @@ DEFAULTS: dict[str, str] = {
     "CONTROL_STATE_PATH": "data/control/state.json",
     "CONTROL_CYCLE_S": "5",
     "CONTROL_SETPOINT_TTL_S": "60",
+    "GRID_METER_PORT": "5022",
 }
 
 
@@ -100,6 +101,7 @@ class Settings:
     control_state_path: str
     control_cycle_s: int
     control_setpoint_ttl_s: int
+    grid_meter_port: int | None
 
 
 def load_settings(
@@ -159,6 +161,7 @@ def load_settings(
         control_state_path=values["CONTROL_STATE_PATH"],
         control_cycle_s=parse("CONTROL_CYCLE_S", int),
         control_setpoint_ttl_s=parse("CONTROL_SETPOINT_TTL_S", int),
+        grid_meter_port=parse("GRID_METER_PORT", lambda v: int(v) if v.strip() else None),
     )
     if not settings.grid_region.startswith("EU_ENTSOE_"):
         raise SettingsError(

@@ -23,6 +23,7 @@ def sim_config(settings: Settings) -> SimConfig:
         mqtt_dir=settings.mqtt_dir,
         ocpp_url=f"ws://{host}:{settings.ocpp_port}",
         ocpp_credentials=settings.ocpp_credentials,
+        meter_port=settings.grid_meter_port,
     )
 
 
