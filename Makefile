@@ -71,7 +71,7 @@ test-v2g: install
 	$(BIN)/python -m pytest -q tests/pipelines/planning/test_fleet.py
 
 test-island: install
-	$(BIN)/python -m pytest -q tests/control/test_island_blackout.py tests/control/test_island.py
+	$(BIN)/python -m pytest -q tests/control/test_island_blackout.py tests/control/test_island.py tests/control/test_island_end_to_end.py
 
 bench: install
 	$(BIN)/python -m bench.bench_meters
