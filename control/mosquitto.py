@@ -90,6 +90,15 @@ def site_users(
     return users
 
 
+def private_run_as() -> str | None:
+    """The ``run_as`` for a broker whose files sit in folders only this user may enter.
+
+    Started as root, mosquitto switches to the ``mosquitto`` user, which cannot read files
+    under the repository or pytest's temporary folders; there it stays root (loopback only).
+    """
+    return "root" if os.geteuid() == 0 else None
+
+
 def free_port(host: str = LOOPBACK) -> int:
     """A TCP port free on ``host`` right now (bind port 0 and ask the kernel)."""
     with socket.socket() as s:

@@ -338,7 +338,64 @@ async def _ac_power_w(client: SunSpecClient) -> float | None:
     return None if w is None else -w
 
 
-class SunSpecInverter:
+class _HeldSetpoint:
+    """A setpoint written to a device and re-written at half its revert period.
+
+    Subclasses implement :meth:`_write` (one write of the held value, under the lock) and
+    share holding, refreshing, releasing and the power reading.
+    """
+
+    keepalive_name = ""
+
+    def __init__(self, client: SunSpecClient) -> None:
+        self.client = client
+        self._held: tuple[float, int] | None = None  # (value, revert [s]) to hold
+        self._revert_written: int | None = None
+        self._lock = asyncio.Lock()
+        self._keepalive = _Keepalive(f"{client.name} {self.keepalive_name}", self._write_held)
+
+    async def power(self) -> float | None:
+        """AC power [W] in the site convention; None if offline or not implemented."""
+        try:
+            return await _ac_power_w(self.client)
+        except (DeviceUnavailable, SunSpecError) as exc:
+            log.debug("%s: power unavailable: %s", self.client.name, exc)
+            return None
+
+    async def close(self) -> None:
+        """Stop the keepalive (the device reverts on its own timer)."""
+        self._keepalive.stop()
+
+    async def _hold(self, value: float, revert_s: float) -> None:
+        revert = int(min(REVERT_MAX_S, max(0, round(revert_s))))
+        self._held = (value, revert)
+        self._keepalive.arm(revert)
+        await self._write_held()
+
+    async def _release(self, model_id: int, point: str) -> None:
+        self._held = None
+        self._keepalive.stop()
+        await self.client.write_raw(model_id, point, 0)
+
+    async def _write_held(self) -> None:
+        if self._held is None:
+            return
+        async with self._lock:
+            if not self.client.online:
+                self._revert_written = None
+            await self._write(*self._held)
+
+    async def _write_revert(self, model_id: int, point: str, revert: int) -> None:
+        """Write the revert timer once per value (and again after reconnecting)."""
+        if self._revert_written != revert:
+            await self.client.write_raw(model_id, point, revert)
+            self._revert_written = revert
+
+    async def _write(self, value: float, revert: int) -> None:
+        raise NotImplementedError
+
+
+class SunSpecInverter(_HeldSetpoint):
     """A PV inverter curtailed through model 123 (the ``Inverter`` port).
 
     Parameters
@@ -347,20 +404,7 @@ class SunSpecInverter:
         The device connection.
     """
 
-    def __init__(self, client: SunSpecClient) -> None:
-        self.client = client
-        self._limit: tuple[float, int] | None = None  # (pct [%], revert [s]) to hold
-        self._revert_written: int | None = None
-        self._lock = asyncio.Lock()
-        self._keepalive = _Keepalive(f"{client.name} WMaxLimPct", self._refresh)
-
-    async def power(self) -> float | None:
-        """AC power [W], negative while producing; None if offline or not implemented."""
-        try:
-            return await _ac_power_w(self.client)
-        except (DeviceUnavailable, SunSpecError) as exc:
-            log.debug("%s: power unavailable: %s", self.client.name, exc)
-            return None
+    keepalive_name = "WMaxLimPct"
 
     async def read(self) -> dict[str, float | None]:
         """Current readings: power_w [W] (site convention), energy_wh [Wh], rated_w [W],
@@ -396,43 +440,23 @@ class SunSpecInverter:
             No model 123, or the device refused a write.
         """
         pct = min(100.0, max(1.0, float(pct)))  # some inverters go to standby at 0
-        revert = int(min(REVERT_MAX_S, max(0, round(revert_s))))
-        self._limit = (pct, revert)
-        self._keepalive.arm(revert)
-        await self._write_limit()
+        await self._hold(pct, revert_s)
 
     async def release(self) -> None:
         """Stop curtailing: WMaxLim_Ena = 0 and no more refreshes."""
-        self._limit = None
-        self._keepalive.stop()
-        await self.client.write_raw(123, "WMaxLim_Ena", 0)
+        await self._release(123, "WMaxLim_Ena")
 
-    async def close(self) -> None:
-        """Stop the keepalive (the device reverts on its own timer)."""
-        self._keepalive.stop()
-
-    async def _refresh(self) -> None:
-        await self._write_limit()
-
-    async def _write_limit(self) -> None:
-        if self._limit is None:
-            return
-        async with self._lock:
-            pct, revert = self._limit
-            if not self.client.online:
-                self._revert_written = None
-            block = await self.client.read_model(123)
-            sf = reg.read_raw(reg.CONTROLS, block, "WMaxLimPct_SF")
-            if sf is None:
-                raise SunSpecError(f"{self.client.name}: WMaxLimPct_SF not implemented")
-            if self._revert_written != revert:
-                await self.client.write_raw(123, "WMaxLimPct_RvrtTms", revert)
-                self._revert_written = revert
-            await self.client.write_raw(123, "WMaxLimPct", reg.unscale(pct, sf))
-            await self.client.write_raw(123, "WMaxLim_Ena", 1)
+    async def _write(self, pct: float, revert: int) -> None:
+        block = await self.client.read_model(123)
+        sf = reg.read_raw(reg.CONTROLS, block, "WMaxLimPct_SF")
+        if sf is None:
+            raise SunSpecError(f"{self.client.name}: WMaxLimPct_SF not implemented")
+        await self._write_revert(123, "WMaxLimPct_RvrtTms", revert)
+        await self.client.write_raw(123, "WMaxLimPct", reg.unscale(pct, sf))
+        await self.client.write_raw(123, "WMaxLim_Ena", 1)
 
 
-class SunSpecBattery:
+class SunSpecBattery(_HeldSetpoint):
     """A battery driven through model 124 StorCtl_Mod, InWRte and OutWRte (the ``Battery`` port).
 
     A setpoint of p [W] (positive = charging) becomes the rate window [p, p]:
@@ -445,12 +469,7 @@ class SunSpecBattery:
         The device connection.
     """
 
-    def __init__(self, client: SunSpecClient) -> None:
-        self.client = client
-        self._setpoint: tuple[float, int] | None = None  # (power [W], revert [s]) to hold
-        self._revert_written: int | None = None
-        self._lock = asyncio.Lock()
-        self._keepalive = _Keepalive(f"{client.name} InOutWRte", self._refresh)
+    keepalive_name = "InOutWRte"
 
     async def soc_pct(self) -> float | None:
         """State of charge [%] from 124 ChaState, else 713 or 802 SoC; None if unavailable."""
@@ -468,14 +487,6 @@ class SunSpecBattery:
                 if value is not None:
                     return value
         return None
-
-    async def power(self) -> float | None:
-        """AC power [W], positive while charging; None if offline or not implemented."""
-        try:
-            return await _ac_power_w(self.client)
-        except (DeviceUnavailable, SunSpecError) as exc:
-            log.debug("%s: power unavailable: %s", self.client.name, exc)
-            return None
 
     async def read(self) -> dict[str, float | None]:
         """Current readings: power_w [W] (positive = charging), soc_pct [%],
@@ -504,56 +515,34 @@ class SunSpecBattery:
         SunSpecError
             No model 124, WChaMax not implemented, or the device refused a write.
         """
-        revert = int(min(REVERT_MAX_S, max(0, round(revert_s))))
-        self._setpoint = (float(power_w), revert)
-        self._keepalive.arm(revert)
-        await self._write_setpoint()
+        await self._hold(float(power_w), revert_s)
 
     async def release(self) -> None:
         """Give control back to the battery (StorCtl_Mod = 0) and stop refreshing."""
-        self._setpoint = None
-        self._keepalive.stop()
-        await self.client.write_raw(124, "StorCtl_Mod", 0)
+        await self._release(124, "StorCtl_Mod")
 
-    async def close(self) -> None:
-        """Stop the keepalive (the device reverts on its own timer)."""
-        self._keepalive.stop()
-
-    async def _refresh(self) -> None:
-        await self._write_setpoint()
-
-    async def _write_setpoint(self) -> None:
-        if self._setpoint is None:
-            return
-        async with self._lock:
-            power_w, revert = self._setpoint
-            if not self.client.online:
-                self._revert_written = None
-            block = await self.client.read_model(124)
-            w_max = reg.read_scaled(reg.STORAGE, block, "WChaMax")
-            sf = reg.read_raw(reg.STORAGE, block, "InOutWRte_SF")
-            if not w_max or sf is None:
-                raise SunSpecError(f"{self.client.name}: WChaMax or InOutWRte_SF not implemented")
-            pct = min(100.0, abs(power_w) / w_max * 100.0)
-            signed = pct if power_w >= 0 else -pct
-            in_raw, out_raw = reg.unscale(signed, sf), reg.unscale(-signed, sf)
-            if self._revert_written != revert:
-                await self.client.write_raw(124, "InOutWRte_RvrtTms", revert)
-                self._revert_written = revert
-            # one register at a time: move the bound first that keeps lower <= upper, so
-            # the device never sees an empty window between the two writes
-            current_out = reg.read_raw(reg.STORAGE, block, "OutWRte")
-            mode = reg.read_raw(reg.STORAGE, block, "StorCtl_Mod") or 0
-            lower_raw = -current_out if (mode & reg.STORCTL_DISCHARGE and current_out) else None
-            if lower_raw is None or in_raw >= lower_raw:
-                order = (("InWRte", in_raw), ("OutWRte", out_raw))
-            else:
-                order = (("OutWRte", out_raw), ("InWRte", in_raw))
-            for name, raw in order:
-                await self.client.write_raw(124, name, raw)
-            await self.client.write_raw(
-                124, "StorCtl_Mod", reg.STORCTL_CHARGE | reg.STORCTL_DISCHARGE
-            )
+    async def _write(self, power_w: float, revert: int) -> None:
+        block = await self.client.read_model(124)
+        w_max = reg.read_scaled(reg.STORAGE, block, "WChaMax")
+        sf = reg.read_raw(reg.STORAGE, block, "InOutWRte_SF")
+        if not w_max or sf is None:
+            raise SunSpecError(f"{self.client.name}: WChaMax or InOutWRte_SF not implemented")
+        pct = min(100.0, abs(power_w) / w_max * 100.0)
+        signed = pct if power_w >= 0 else -pct
+        in_raw, out_raw = reg.unscale(signed, sf), reg.unscale(-signed, sf)
+        await self._write_revert(124, "InOutWRte_RvrtTms", revert)
+        # one register at a time: move the bound first that keeps lower <= upper, so
+        # the device never sees an empty window between the two writes
+        current_out = reg.read_raw(reg.STORAGE, block, "OutWRte")
+        mode = reg.read_raw(reg.STORAGE, block, "StorCtl_Mod") or 0
+        lower_raw = -current_out if (mode & reg.STORCTL_DISCHARGE and current_out) else None
+        if lower_raw is None or in_raw >= lower_raw:
+            order = (("InWRte", in_raw), ("OutWRte", out_raw))
+        else:
+            order = (("OutWRte", out_raw), ("InWRte", in_raw))
+        for name, raw in order:
+            await self.client.write_raw(124, name, raw)
+        await self.client.write_raw(124, "StorCtl_Mod", reg.STORCTL_CHARGE | reg.STORCTL_DISCHARGE)
 
 
 async def poll_telemetry(

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 from control import credentials
-from control.mosquitto import MosquittoBroker, site_users
+from control.mosquitto import MosquittoBroker, private_run_as, site_users
 from control.sim.grid_meter import SimulatedGridMeter, start_grid_meter
 from control.sim.machines import CRITICAL_MACHINES, SAMPLE_MACHINES, SimulatedMachine
 from control.sim.ocpp_stations import run_stations, sample_stations
@@ -82,8 +81,7 @@ def ensure_broker(cfg: SimConfig) -> tuple[MosquittoBroker | None, dict[str, str
         return None, credentials.load(creds_path)
     machines = [m.device_id for m in _machine_specs(cfg)]
     users = site_users(cfg.site_id, machines, passwords=credentials.load(creds_path))
-    # as root, mosquitto drops to its own user, which may not enter the repository's folders
-    run_as = "root" if os.geteuid() == 0 else None
+    run_as = private_run_as()
     broker = MosquittoBroker(
         Path(cfg.mqtt_dir), users, port=cfg.mqtt_port, host=cfg.mqtt_host, run_as=run_as
     )

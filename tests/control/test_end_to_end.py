@@ -6,14 +6,13 @@ ones (the service reads the slot length from its parameters), so four slots take
 """
 
 import asyncio
-import os
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
 
 from control import credentials
-from control.mosquitto import MosquittoBroker, free_port, site_users
+from control.mosquitto import MosquittoBroker, free_port, private_run_as, site_users
 from control.serve import ServeParams, serve_control
 from control.sim.machines import SAMPLE_MACHINES, SimulatedMachine
 from control.sim.ocpp_stations import run_station, sample_stations
@@ -54,7 +53,7 @@ def _write_plan(lake_root, t0: datetime) -> None:
 
 @pytest.mark.slow
 def test_devices_follow_the_plan_over_every_protocol(tmp_path):
-    run_as = "root" if os.geteuid() == 0 else None
+    run_as = private_run_as()
     machines_ids = [m.device_id for m in SAMPLE_MACHINES]
     broker = MosquittoBroker(tmp_path / "mqtt", site_users(SITE, machines_ids), run_as=run_as)
     broker.start()

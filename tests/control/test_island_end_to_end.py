@@ -8,7 +8,6 @@ delay and restores the loads one by one, highest priority first.
 """
 
 import asyncio
-import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +18,7 @@ import pytest
 from control import credentials
 from control.commands import COMMANDS, EVENTS, landed_files, read_landed
 from control.island import IslandConfig
-from control.mosquitto import MosquittoBroker, free_port, site_users
+from control.mosquitto import MosquittoBroker, free_port, private_run_as, site_users
 from control.serve import ServeParams, serve_control, site_limits
 from control.sim.grid_meter import SimulatedGridMeter, start_grid_meter
 from control.sim.machines import CRITICAL_MACHINES, SAMPLE_MACHINES, SimulatedMachine
@@ -75,7 +74,7 @@ def _detail(event: dict) -> dict:
 
 @pytest.mark.slow
 def test_blackout_islands_the_site_and_reconnects(tmp_path):
-    run_as = "root" if os.geteuid() == 0 else None
+    run_as = private_run_as()
     ids = [m.device_id for m in SPECS]
     broker = MosquittoBroker(tmp_path / "mqtt", site_users(SITE, ids), run_as=run_as)
     broker.start()

@@ -1,32 +1,27 @@
 """Debian mosquitto from the generated files: auth, ACL, persistence, stop by PID."""
 
 import os
-import signal
 import socket
 import threading
 
 import pytest
 
-from control.mosquitto import SERVICE_USER, BrokerError, MosquittoBroker, acl_text, site_users
+from control.mosquitto import (
+    SERVICE_USER,
+    BrokerError,
+    MosquittoBroker,
+    acl_text,
+    private_run_as,
+    site_users,
+)
 from control.sim.machines import ConnectRefused, connect, mqtt_client
 
 SITE = "warehouse-b"
 DEVICES = ["load-shredder-2", "load-3dprinters"]
-RUN_AS = "root" if os.geteuid() == 0 else None
+RUN_AS = private_run_as()
 
 
-@pytest.fixture(autouse=True)
-def _time_limit():
-    """Fail a test that hangs instead of hanging the run (no pytest-timeout here)."""
-
-    def expired(*_):
-        raise TimeoutError("test exceeded 30 s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(30)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+pytestmark = pytest.mark.usefixtures("time_limit_30s")
 
 
 @pytest.fixture(scope="module")

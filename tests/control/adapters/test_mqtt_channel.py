@@ -2,8 +2,6 @@
 persistent sessions across a broker restart, and a broker that disappears."""
 
 import logging
-import os
-import signal
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -12,29 +10,18 @@ import pytest
 
 from control.adapters.mqtt_channel import MqttChannel, MqttChannelSettings, SetpointError
 from control.adapters.mqtt_payloads import Setpoint, decode_telemetry_batch, encode_readings
-from control.mosquitto import SERVICE_USER, MosquittoBroker, site_users
+from control.mosquitto import SERVICE_USER, MosquittoBroker, private_run_as, site_users
 from control.sim.machines import SAMPLE_MACHINES, SimulatedMachine, connect, mqtt_client
 from ingest.telemetry_landing import TelemetryBatchWriter
 
 SITE = "warehouse-b"
 DEVICES = [m.device_id for m in SAMPLE_MACHINES]
 SHREDDER, PRINTERS = SAMPLE_MACHINES
-RUN_AS = "root" if os.geteuid() == 0 else None
+RUN_AS = private_run_as()
 T0 = datetime(2025, 3, 27, 10, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _time_limit():
-    """Fail a test that hangs instead of hanging the run (no pytest-timeout here)."""
-
-    def expired(*_):
-        raise TimeoutError("test exceeded 30 s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(30)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+pytestmark = pytest.mark.usefixtures("time_limit_30s")
 
 
 @pytest.fixture

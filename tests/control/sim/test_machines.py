@@ -1,8 +1,6 @@
 """Simulated MQTT machines: seq, valid_until fail-safe, batched power telemetry, birth/LWT."""
 
 import asyncio
-import os
-import signal
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -10,28 +8,17 @@ import pytest
 
 from control.adapters.mqtt_channel import MqttChannel, MqttChannelSettings, MqttLoad
 from control.adapters.mqtt_payloads import Setpoint
-from control.mosquitto import SERVICE_USER, MosquittoBroker, site_users
+from control.mosquitto import SERVICE_USER, MosquittoBroker, private_run_as, site_users
 from control.sim.machines import SAMPLE_MACHINES, ManualClock, SimulatedMachine
 from ingest.telemetry_landing import TelemetryBatchWriter
 
 SITE = "warehouse-b"
 SHREDDER, PRINTERS = SAMPLE_MACHINES
-RUN_AS = "root" if os.geteuid() == 0 else None
+RUN_AS = private_run_as()
 T0 = datetime(2025, 3, 27, 10, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _time_limit():
-    """Fail a test that hangs instead of hanging the run (no pytest-timeout here)."""
-
-    def expired(*_):
-        raise TimeoutError("test exceeded 30 s")
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(30)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+pytestmark = pytest.mark.usefixtures("time_limit_30s")
 
 
 def wait_until(pred, timeout_s=10.0):
