@@ -1,4 +1,4 @@
-"""NovaEnergy dashboard: ``streamlit run dashboards/app.py``."""
+"""NovaEnergy dashboard: ``streamlit run dashboards/app.py`` (``make dev`` starts it)."""
 
 import sys
 from pathlib import Path
@@ -7,11 +7,38 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from any cwd
 
+from dashboards import cache  # noqa: E402
 from dashboards.config import DashboardConfig  # noqa: E402
+from novaenergy.settings import load_settings  # noqa: E402
 
-st.set_page_config(page_title="NovaEnergy", layout="wide")
-st.session_state.setdefault("config", DashboardConfig())
-pages = [
-    st.Page(str(Path(__file__).parent / "pages" / "overview.py"), title="Overview", default=True)
+PAGES = Path(__file__).parent / "pages"
+
+# (section, file, title, icon); the first page is the landing page.
+NAVIGATION = [
+    ("Site", "overview.py", "Overview", ":material/dashboard:"),
+    ("Site", "energy_flows.py", "Energy flows", ":material/bolt:"),
+    ("Sustainability", "carbon.py", "Carbon", ":material/co2:"),
+    ("Sustainability", "certificates.py", "Certificates", ":material/verified:"),
+    ("Sustainability", "scope2.py", "Scope 2", ":material/description:"),
+    ("Operations", "anomalies.py", "Anomalies", ":material/warning:"),
+    ("Operations", "fleet.py", "Fleet and V2G", ":material/ev_station:"),
+    ("Operations", "control.py", "Control", ":material/tune:"),
 ]
-st.navigation(pages).run()
+
+st.set_page_config(page_title="NovaEnergy", page_icon=":material/solar_power:", layout="wide")
+if "config" not in st.session_state:
+    st.session_state["config"] = DashboardConfig.from_settings(load_settings())
+cfg: DashboardConfig = st.session_state["config"]
+
+sections: dict[str, list] = {}
+for i, (section, file, title, icon) in enumerate(NAVIGATION):
+    sections.setdefault(section, []).append(
+        st.Page(str(PAGES / file), title=title, icon=icon, default=i == 0)
+    )
+page = st.navigation(sections)
+
+with st.sidebar:
+    st.caption(f"Site **{cfg.site_id}** · grid zone **{cfg.zone}** · times in {cfg.timezone}")
+    if st.button("Refresh data", icon=":material/refresh:", help="Re-read the lake now"):
+        cache.clear()
+page.run()

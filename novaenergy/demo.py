@@ -291,8 +291,8 @@ def scope2_reports(settings: Settings) -> list[dict]:
     return out
 
 
-def run_demo(settings: Settings) -> DemoResult:
-    passed, failed = materialize_all(settings)
+def run_demo(settings: Settings, instance: dg.DagsterInstance | None = None) -> DemoResult:
+    passed, failed = materialize_all(settings, instance=instance)
     summary = summarize(settings)
     summary["scope2"] = scope2_reports(settings)
     summary["checks"] = {"passed": passed, "failed": failed}

@@ -1,5 +1,24 @@
 import os
 
+import pytest
+
 # Offline machines: keep Dagster and Great Expectations from phoning home.
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+@pytest.fixture(scope="session")
+def demo_week(tmp_path_factory):
+    """`make demo` over one sample week, once per test session: (settings, DemoResult).
+
+    Every asset materialized with its checks, the summary and the Scope 2 report written.
+    Tests read it; the only writer is the test that re-materializes it to prove the files
+    come out identical.
+    """
+    import dagster as dg
+
+    from novaenergy.demo import run_demo
+    from tests.demo_lake import week_settings
+
+    settings = week_settings(tmp_path_factory.mktemp("demo_week"))
+    return settings, run_demo(settings, instance=dg.DagsterInstance.ephemeral())

@@ -4,11 +4,11 @@ import streamlit as st
 
 from dashboards import cache
 from dashboards.config import DashboardConfig
-from dashboards.queries import overview_kpis
+from pipelines.explore.energy import overview_kpis, site_energy_daily
 
 cfg: DashboardConfig = st.session_state.get("config", DashboardConfig())
 st.title(f"Overview — {cfg.site_id}")
-daily = cache.site_energy_daily(cfg.lake_root, cfg.site_id)
+daily = cache.frame(site_energy_daily, cfg.lake_root, cfg.site_id)
 if daily.is_empty():
     st.info("No data in the lake yet. Run `make demo` to build the sample site.")
 else:

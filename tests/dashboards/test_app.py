@@ -4,7 +4,7 @@ import polars as pl
 from streamlit.testing.v1 import AppTest
 
 from dashboards.config import DashboardConfig
-from dashboards.queries import overview_kpis, site_energy_daily
+from pipelines.explore.energy import overview_kpis, site_energy_daily
 from pipelines import lake
 from pipelines.schemas import SCHEMAS
 

@@ -1,0 +1,5 @@
+"""Anomalies (being built)."""
+
+import streamlit as st
+
+st.title("Anomalies")

@@ -1,0 +1,5 @@
+"""Carbon (being built)."""
+
+import streamlit as st
+
+st.title("Carbon")

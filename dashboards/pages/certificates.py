@@ -1,0 +1,5 @@
+"""Certificates (being built)."""
+
+import streamlit as st
+
+st.title("Certificates")

@@ -1,0 +1,5 @@
+"""Control (being built)."""
+
+import streamlit as st
+
+st.title("Control")

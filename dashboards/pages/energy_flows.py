@@ -1,0 +1,5 @@
+"""Energy flows (being built)."""
+
+import streamlit as st
+
+st.title("Energy flows")
