@@ -15,7 +15,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help install demo dev test test-v2g test-island bench lint clean env
+.PHONY: help install demo dev notebooks test test-v2g test-island bench lint clean env
 
 help:
 	@echo "make demo    install, then build the sample site and materialize every asset"
@@ -23,6 +23,7 @@ help:
 	@echo "make test-v2g  install, then the 50-EV fleet-day planner tests (limits, V2G, priorities)"
 	@echo "make test-island  install, then the evening-peak blackout: island mode, shedding, reserve, return"
 	@echo "make dev     Dagster UI on 127.0.0.1:3000, Streamlit on 127.0.0.1:8501, simulated devices"
+	@echo "make notebooks  JupyterLab on 127.0.0.1:8888 with the analyst notebooks (run make demo first)"
 	@echo "make bench   benchmarks (ratios against baselines measured in the same run)"
 	@echo "make lint    ruff"
 	@echo "make clean   remove the lake, warehouse, raw files and Dagster state"
@@ -59,10 +60,13 @@ dev: install
 	@echo "Dagster UI: http://127.0.0.1:3000   Streamlit: http://127.0.0.1:8501   simulated devices: SunSpec :5020/:5021, MQTT :1883, OCPP :9000; control API: http://127.0.0.1:8000/docs"
 	@trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000 & \
-	$(BIN)/streamlit run dashboards/app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true --browser.gatherUsageStats false & \
+	$(BIN)/streamlit run dashboards/app.py & \
 	$(BIN)/novaenergy sim devices & \
 	sleep 3; $(BIN)/novaenergy control serve & \
 	wait
+
+notebooks: install
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=8888 --no-browser notebooks/
 
 test: install $(PEERS_NODE)
 	$(BIN)/python -m pytest -q

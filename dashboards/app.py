@@ -9,21 +9,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from dashboards import cache  # noqa: E402
 from dashboards.config import DashboardConfig  # noqa: E402
+from dashboards.navigation import NAVIGATION, url_path  # noqa: E402
 from novaenergy.settings import load_settings  # noqa: E402
 
 PAGES = Path(__file__).parent / "pages"
-
-# (section, file, title, icon); the first page is the landing page.
-NAVIGATION = [
-    ("Site", "overview.py", "Overview", ":material/dashboard:"),
-    ("Site", "energy_flows.py", "Energy flows", ":material/bolt:"),
-    ("Sustainability", "carbon.py", "Carbon", ":material/co2:"),
-    ("Sustainability", "certificates.py", "Certificates", ":material/verified:"),
-    ("Sustainability", "scope2.py", "Scope 2", ":material/description:"),
-    ("Operations", "anomalies.py", "Anomalies", ":material/warning:"),
-    ("Operations", "fleet.py", "Fleet and V2G", ":material/ev_station:"),
-    ("Operations", "control.py", "Control", ":material/tune:"),
-]
 
 st.set_page_config(page_title="NovaEnergy", page_icon=":material/solar_power:", layout="wide")
 if "config" not in st.session_state:
@@ -33,7 +22,13 @@ cfg: DashboardConfig = st.session_state["config"]
 sections: dict[str, list] = {}
 for i, (section, file, title, icon) in enumerate(NAVIGATION):
     sections.setdefault(section, []).append(
-        st.Page(str(PAGES / file), title=title, icon=icon, default=i == 0)
+        st.Page(
+            str(PAGES / file),
+            title=title,
+            icon=icon,
+            default=i == 0,
+            url_path=None if i == 0 else url_path(file),
+        )
     )
 page = st.navigation(sections)
 

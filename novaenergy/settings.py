@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -174,3 +174,39 @@ def load_settings(
     if settings.sample_end <= settings.sample_start:
         raise SettingsError("SAMPLE_END must be after SAMPLE_START")
     return settings
+
+
+# Settings that name a file or folder; relative ones are relative to the project root.
+PATH_SETTINGS = (
+    "lake_root",
+    "raw_root",
+    "drop_dir",
+    "warehouse_path",
+    "reports_dir",
+    "go_ledger_path",
+    "go_export_dir",
+)
+
+
+def project_root(start: str | Path | None = None) -> Path:
+    """The folder holding ``pyproject.toml`` at or above ``start`` (default: the cwd)."""
+    here = Path(start or Path.cwd()).resolve()
+    return next((p for p in (here, *here.parents) if (p / "pyproject.toml").is_file()), here)
+
+
+def load_project_settings(start: str | Path | None = None) -> Settings:
+    """Settings as the ``make`` targets see them, from any folder inside the project.
+
+    A notebook's kernel runs in ``notebooks/``: this reads the project's ``.env`` and the
+    environment, and anchors relative paths (``data/lake``...) at the project root.
+    """
+    root = project_root(start)
+    settings = load_settings(dotenv=root / ".env")
+    return replace(
+        settings,
+        **{
+            name: str(root / getattr(settings, name))
+            for name in PATH_SETTINGS
+            if not Path(getattr(settings, name)).is_absolute()
+        },
+    )

@@ -33,3 +33,17 @@ def test_environment_overrides_dotenv(tmp_path):
 def test_bad_settings_are_named(env, message):
     with pytest.raises(SettingsError, match=message):
         load_settings(environ=env, dotenv=None)
+
+
+def test_project_settings_anchor_relative_paths_at_the_project_root(tmp_path, monkeypatch):
+    from novaenergy.settings import load_project_settings
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (tmp_path / ".env").write_text("NOVAENERGY_REPORTS_DIR=out/reports\n")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.delenv("NOVAENERGY_REPORTS_DIR", raising=False)
+    monkeypatch.setenv("NOVAENERGY_LAKE_ROOT", "/abs/lake")
+    settings = load_project_settings(tmp_path / "notebooks")
+    assert settings.reports_dir == str(tmp_path.resolve() / "out" / "reports")  # from .env
+    assert settings.lake_root == "/abs/lake"  # absolute paths stay
+    assert settings.raw_root == str(tmp_path.resolve() / "data" / "raw")  # default, anchored
