@@ -1,4 +1,5 @@
 import os
+import signal
 
 import pytest
 
@@ -9,7 +10,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 @pytest.fixture(scope="session")
 def demo_week(tmp_path_factory):
-    """`make demo` over one sample week, once per test session: (settings, DemoResult).
+    """`make demo` over 23 sample days, once per test session: (settings, DemoResult).
 
     Every asset materialized with its checks, the summary and the Scope 2 report written.
     Tests read it; the only writer is the test that re-materializes it to prove the files
@@ -18,7 +19,21 @@ def demo_week(tmp_path_factory):
     import dagster as dg
 
     from novaenergy.demo import run_demo
-    from tests.demo_lake import week_settings
+    from tests.demo_lake import DEMO_START, END, week_settings
 
-    settings = week_settings(tmp_path_factory.mktemp("demo_week"))
+    settings = week_settings(tmp_path_factory.mktemp("demo_week"), DEMO_START, END)
     return settings, run_demo(settings, instance=dg.DagsterInstance.ephemeral())
+
+
+@pytest.fixture
+def time_limit_30s():
+    """Fail a test that hangs instead of hanging the run (no pytest-timeout here)."""
+
+    def expired(*_):
+        raise TimeoutError("test exceeded 30 s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(30)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
