@@ -1,8 +1,11 @@
 """Every definition of the code location, gathered per domain.
 
 Kept apart from :mod:`assets_defs.definitions` so the CLI and tests can run the same
-assets with their own resources.
+assets with their own resources. Owners and column schemas are added here, in one place,
+from each asset's group and lake dataset.
 """
+
+import dagster as dg
 
 from assets_defs.analytics import assets as analytics_assets
 from assets_defs.certificates import assets as certificate_assets
@@ -10,6 +13,7 @@ from assets_defs.certificates import checks as certificate_checks
 from assets_defs.control import assets as control_assets
 from assets_defs.grid import assets as grid_assets
 from assets_defs.grid import checks as grid_checks
+from assets_defs.metadata import column_schema
 from assets_defs.planning import assets as planning_assets
 from assets_defs.planning import checks as planning_checks
 from assets_defs.planning.schedules import (
@@ -19,24 +23,44 @@ from assets_defs.planning.schedules import (
     intraday_plan_schedule,
 )
 from assets_defs.schedules import (
-    daily_site_job,
-    daily_site_schedule,
-    day_ahead_forecast_job,
-    day_ahead_forecast_schedule,
-    refresh_warehouse_job,
-    refresh_warehouse_schedule,
-    scope2_report_job,
-    scope2_report_schedule,
+    forecast_tomorrow_load_and_pv_schedule,
+    land_and_compute_day_job,
+    land_and_compute_yesterday_schedule,
+    load_and_pv_forecast_job,
+    refresh_registry_and_warehouse_job,
+    refresh_registry_and_warehouse_schedule,
+    scope2_and_certificate_exports_job,
+    update_scope2_and_certificate_exports_schedule,
 )
 from assets_defs.site import assets as site_assets
 from assets_defs.site import checks as site_checks
 from assets_defs.site.sensors import (
-    meter_drop_job,
-    meter_drop_sensor,
-    telemetry_batch_sensor,
+    ingest_telemetry_batches_sensor,
+    land_dropped_meter_files_job,
+    land_dropped_meter_files_sensor,
     telemetry_ingest_job,
 )
 from assets_defs.warehouse.assets import build_warehouse_views
+from pipelines.schemas import SCHEMAS
+
+#: The team that answers for the assets of each group (domain).
+OWNERS = {
+    "site": "team:site-operations",
+    "grid": "team:data-engineering",
+    "certificates": "team:sustainability",
+    "analytics": "team:analytics",
+    "planning": "team:site-operations",
+    "control": "team:site-operations",
+    "warehouse": "team:data-engineering",
+}
+
+
+def catalogued(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """``spec`` with its group's owner and, for a lake dataset, its contract's columns."""
+    name = spec.key.to_user_string()
+    metadata = {"dagster/column_schema": column_schema(name)} if name in SCHEMAS else {}
+    return spec.merge_attributes(owners=[OWNERS[spec.group_name]], metadata=metadata)
+
 
 LAKE_ASSETS = [
     site_assets.sample_site_raw,
@@ -64,11 +88,14 @@ LAKE_ASSETS = [
     control_assets.device_commands,
     control_assets.control_events,
 ]
-ASSETS = [
-    *LAKE_ASSETS,
-    certificate_assets.go_certificate_export,
-    build_warehouse_views(LAKE_ASSETS),
-]
+ASSETS = dg.map_asset_specs(
+    catalogued,
+    [
+        *LAKE_ASSETS,
+        certificate_assets.go_certificate_export,
+        build_warehouse_views(LAKE_ASSETS),
+    ],
+)
 CHECKS = [
     site_checks.meter_registry_checks,
     site_checks.fleet_vehicles_checks,
@@ -93,21 +120,21 @@ CHECKS = [
     planning_checks.plan_meets_requests,
 ]
 JOBS = [
-    daily_site_job,
-    refresh_warehouse_job,
-    scope2_report_job,
-    day_ahead_forecast_job,
-    meter_drop_job,
+    land_and_compute_day_job,
+    refresh_registry_and_warehouse_job,
+    scope2_and_certificate_exports_job,
+    load_and_pv_forecast_job,
+    land_dropped_meter_files_job,
     telemetry_ingest_job,
     day_ahead_plan_job,
     intraday_plan_job,
 ]
 SCHEDULES = [
-    daily_site_schedule,
-    refresh_warehouse_schedule,
-    scope2_report_schedule,
-    day_ahead_forecast_schedule,
+    land_and_compute_yesterday_schedule,
+    refresh_registry_and_warehouse_schedule,
+    update_scope2_and_certificate_exports_schedule,
+    forecast_tomorrow_load_and_pv_schedule,
     day_ahead_plan_schedule,
     intraday_plan_schedule,
 ]
-SENSORS = [meter_drop_sensor, telemetry_batch_sensor]
+SENSORS = [land_dropped_meter_files_sensor, ingest_telemetry_batches_sensor]

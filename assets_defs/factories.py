@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from assets_defs.metadata import frame_metadata
 from assets_defs.partitions import daily_partitions, single_run, window_of
 from assets_defs.resources import EntsoeResource, LakeResource, SiteResource
 from ingest.raw_files import read_parquet_files
@@ -64,12 +65,12 @@ def raw_parquet_daily_asset(
         frame = conform(frame, name)
         written = lake.write_days(lake_store.root, name, frame, entities, window.days)
         return dg.MaterializeResult(
-            metadata={
-                "rows": frame.height,
-                "partitions_written": len(written),
-                "window": str(window),
-                "source": "entsoe" if fetch is not None and entsoe.enabled else "raw files",
-            }
+            metadata=frame_metadata(
+                frame,
+                partitions_written=len(written),
+                window=str(window),
+                source="entsoe" if fetch is not None and entsoe.enabled else "raw files",
+            )
         )
 
     return _asset

@@ -6,6 +6,7 @@ import dagster as dg
 import polars as pl
 
 from assets_defs.grid.assets import day_ahead_prices, grid_carbon_intensity_hourly
+from assets_defs.metadata import frame_metadata
 from assets_defs.partitions import daily_partitions, single_run, window_of
 from assets_defs.resources import LakeResource, SiteResource
 from assets_defs.site.assets import meter_readings, meter_registry
@@ -14,6 +15,7 @@ from ingest.sample_site.weather import weather_for_period
 from pipelines import lake
 from pipelines.forecasting import issue_time_for, noisy_weather_forecast
 from pipelines.load_forecast import MIN_HISTORY_DAYS, forecast_load, site_consumption_w
+from pipelines.schemas import empty_frame
 from pipelines.vampire import VampireInputError, detect_vampire_loads, vampire_alerts
 
 GROUP = "analytics"
@@ -33,7 +35,7 @@ def _load_meters(lake_root: str, site_id: str) -> pl.DataFrame:
     backfill_policy=single_run,
     deps=[meter_readings, meter_registry, day_ahead_prices, grid_carbon_intensity_hourly],
     group_name=GROUP,
-    kinds={"parquet", "scikit-learn"},
+    kinds={"parquet", "scikitlearn"},
     description="Machinery left running at night, over weekends or holidays: sustained "
     "excess over each load meter's learned off-hours baseline, priced in EUR and kg CO2.",
 )
@@ -60,18 +62,20 @@ def vampire_load_events(
         )
     except VampireInputError as exc:
         # too little history (e.g. the first days of a site): say so, write nothing
-        return dg.MaterializeResult(metadata={"events": 0, "skipped": str(exc)})
+        return dg.MaterializeResult(
+            metadata=frame_metadata(empty_frame("vampire_load_events"), skipped=str(exc))
+        )
     events = events.filter(
         pl.col("start_utc").dt.date().is_between(window.start, window.end, "left")
     )
     lake.write_days(lake_store.root, "vampire_load_events", events, [site.site_id], window.days)
     return dg.MaterializeResult(
-        metadata={
-            "events": events.height,
-            "excess_kwh": float(events["excess_kwh"].sum()),
-            "excess_cost_eur": float(events["excess_cost_eur"].sum()),
-            "excess_co2_kg": float(events["excess_co2_kg"].sum()),
-        }
+        metadata=frame_metadata(
+            events,
+            excess_kwh=float(events["excess_kwh"].sum()),
+            excess_cost_eur=float(events["excess_cost_eur"].sum()),
+            excess_co2_kg=float(events["excess_co2_kg"].sum()),
+        )
     )
 
 
@@ -94,10 +98,10 @@ def vampire_alerts_asset(
     alerts = vampire_alerts(events, _load_meters(lake_store.root, site.site_id), site.timezone)
     lake.write_days(lake_store.root, "vampire_alerts", alerts, [site.site_id], window.days)
     return dg.MaterializeResult(
-        metadata={
-            "alerts": alerts.height,
-            "latest": alerts.sort("start_utc")["message"][-1] if alerts.height else "none",
-        }
+        metadata=frame_metadata(
+            alerts,
+            latest=alerts.sort("start_utc")["message"][-1] if alerts.height else "none",
+        )
     )
 
 
@@ -125,18 +129,18 @@ def _store_forecast(lake_root: str, dataset: str, forecast: pl.DataFrame, issue)
     """Merge one issued 15-minute forecast into the lake; its result for the UI."""
     lake.merge_days(lake_root, dataset, forecast)
     return dg.MaterializeResult(
-        metadata={
-            "issued_at_utc": issue.isoformat(),
-            "rows": forecast.height,
-            "energy_kwh": float(forecast["power_w"].sum() / 4000),
-        }
+        metadata=frame_metadata(
+            forecast,
+            issued_at_utc=issue.isoformat(),
+            energy_kwh=float(forecast["power_w"].sum() / 4000),
+        )
     )
 
 
 @dg.asset(
     deps=[meter_readings, meter_registry],
     group_name=GROUP,
-    kinds={"parquet", "scikit-learn"},
+    kinds={"parquet", "scikitlearn"},
     description="Day-ahead 15-minute forecast of the site's load [W], issued at 12:00 local "
     "on the last metered day for the next local day (gradient boosting on calendar, weather "
     "and lag features). Runs are kept side by side by issued_at_utc.",
@@ -151,10 +155,10 @@ def load_forecast(lake_store: LakeResource, site: SiteResource) -> dg.Materializ
     days = history["ts_utc"].dt.date().n_unique()
     if days < MIN_HISTORY_DAYS:
         return dg.MaterializeResult(
-            metadata={
-                "rows": 0,
-                "skipped": f"{days} days of load history, {MIN_HISTORY_DAYS} needed",
-            }
+            metadata=frame_metadata(
+                empty_frame("load_forecast"),
+                skipped=f"{days} days of load history, {MIN_HISTORY_DAYS} needed",
+            )
         )
     forecast = forecast_load(
         history,

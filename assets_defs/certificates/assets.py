@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from assets_defs.metadata import PREVIEW_ROWS, frame_metadata
 from assets_defs.partitions import daily_partitions, single_run, window_of
 from assets_defs.resources import CertificatesResource, LakeResource, Scope2Resource, SiteResource
 from assets_defs.site.assets import meter_readings, meter_registry, site_energy_hourly
@@ -16,6 +17,7 @@ from pipelines.certificates.matching import (
     hourly_matching,
     matching_scores,
 )
+from pipelines.schemas import empty_frame
 from pipelines.scope2_lake import site_year_report
 
 GROUP = "certificates"
@@ -79,17 +81,23 @@ def go_ledger(
             for k, v in report.as_dict().items():
                 totals[k] = totals.get(k, 0) + v
         violations = audit.invariant_violations(con)
-        for dataset, frame in (
-            ("go_bundles", audit.bundles(con)),
-            ("go_ledger_events", audit.events(con)),
-        ):
+        snapshots = {"go_bundles": audit.bundles(con), "go_ledger_events": audit.events(con)}
+        for dataset, frame in snapshots.items():
             lake.write_partition(lake_store.root, dataset, frame, site.zone)
     finally:
         con.close()
     if violations:
         raise dg.Failure(f"ledger invariants broken: {violations[:5]}")
+    bundles = snapshots["go_bundles"]
     return dg.MaterializeResult(
-        metadata={**totals, "device_hours_deferred": deferred, "window": str(window)}
+        metadata=frame_metadata(
+            bundles,
+            preview=bundles.tail(PREVIEW_ROWS),
+            **totals,
+            ledger_events=snapshots["go_ledger_events"].height,
+            device_hours_deferred=deferred,
+            window=str(window),
+        )
     )
 
 
@@ -119,12 +127,13 @@ def go_hourly_matching(
     lake.write_days(lake_store.root, "go_hourly_matching", matching, [site.site_id], window.days)
     scores = matching_scores(matching)
     return dg.MaterializeResult(
-        metadata={
-            "hours": matching.height,
-            "flagged_hours": matching.filter(pl.col("flags").is_not_null()).height,
-            "hourly_cfe_score": scores["hourly_cfe_score"],
-            "annual_match_score": scores["annual_match_score"],
-        }
+        metadata=frame_metadata(
+            matching,
+            preview=matching.filter(pl.col("certificates_cancelled_kwh") > 0),
+            flagged_hours=matching.filter(pl.col("flags").is_not_null()).height,
+            hourly_cfe_score=scores["hourly_cfe_score"],
+            annual_match_score=scores["annual_match_score"],
+        )
     )
 
 
@@ -145,11 +154,12 @@ def go_certificate_export(
     export.write_json(document, out_dir / f"go_certificates_{site.site_id}.json")
     pending.write_ndjson(out_dir / "go_transfer_outbox_pending.jsonl")
     return dg.MaterializeResult(
-        metadata={
-            "bundles": len(document["granular_certificate_bundles"]),
-            "pending_transfers": pending.height,
-            "path": str(out_dir),
-        }
+        metadata=frame_metadata(
+            pending,
+            row_count=len(document["granular_certificate_bundles"]),
+            pending_transfers=pending.height,
+            path=dg.MetadataValue.path(str(out_dir)),
+        )
     )
 
 
@@ -178,20 +188,32 @@ def scope2_monthly(
         )
         for year in years
     ]
-    monthly = pl.concat([r.monthly for r in reports]) if reports else None
-    if monthly is not None:
+    monthly = pl.concat([r.monthly for r in reports]) if reports else empty_frame("scope2_monthly")
+    if reports:
         lake.write_partition(lake_store.root, "scope2_monthly", monthly, site.site_id)
+    headline = monthly.select(
+        "month",
+        "consumption_mwh",
+        "location_based_t_co2e",
+        "market_based_t_co2e",
+        "hourly_cfe_score",
+    )
     return dg.MaterializeResult(
-        metadata={
-            f"{r.year}": dg.MetadataValue.json(
-                {
-                    "location_based_t_co2e": round(r.location_based_t_co2e, 3),
-                    "market_based_t_co2e": round(r.market_based_t_co2e, 3),
-                    "hourly_cfe_score": round(r.hourly_cfe_score, 4),
-                    "annual_match_score": round(r.annual_match_score, 4),
-                    "residual_mix_source": r.residual_mix.source,
-                }
-            )
-            for r in reports
-        }
+        metadata=frame_metadata(
+            monthly,
+            preview=headline.tail(12),
+            preview_rows=12,
+            **{
+                f"{r.year}": dg.MetadataValue.json(
+                    {
+                        "location_based_t_co2e": round(r.location_based_t_co2e, 3),
+                        "market_based_t_co2e": round(r.market_based_t_co2e, 3),
+                        "hourly_cfe_score": round(r.hourly_cfe_score, 4),
+                        "annual_match_score": round(r.annual_match_score, 4),
+                        "residual_mix_source": r.residual_mix.source,
+                    }
+                )
+                for r in reports
+            },
+        )
     )

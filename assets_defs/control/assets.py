@@ -7,6 +7,7 @@ that day's files, one row per key.
 
 import dagster as dg
 
+from assets_defs.metadata import frame_metadata
 from assets_defs.partitions import daily_partitions, single_run, window_of
 from assets_defs.resources import LakeResource, SiteResource
 from control.commands import COMMANDS, EVENTS, Landing, landed_files, read_landed
@@ -25,12 +26,9 @@ def _ingest(context, lake_store: LakeResource, site: SiteResource, landing: Land
         len(landed_files(lake_store.raw_root, landing, site.site_id, d)) for d in window.days
     )
     written = lake.write_days(lake_store.root, landing.dataset, frame, [site.site_id], window.days)
-    return frame, {
-        "rows": frame.height,
-        "batch_files": files,
-        "partitions_written": len(written),
-        "window": str(window),
-    }
+    return frame, frame_metadata(
+        frame, batch_files=files, partitions_written=len(written), window=str(window)
+    )
 
 
 @dg.asset(

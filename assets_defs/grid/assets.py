@@ -5,6 +5,7 @@ import polars as pl
 from entsoe.mappings import NEIGHBOURS
 
 from assets_defs.factories import raw_parquet_daily_asset
+from assets_defs.metadata import frame_metadata
 from assets_defs.partitions import PARTITIONS_START_DATE, daily_partitions, single_run, window_of
 from assets_defs.resources import (
     EmissionFactorsResource,
@@ -91,7 +92,7 @@ def grid_crossborder_flows(
     )
     lake.write_days(lake_store.root, "grid_crossborder_flows", flows, [site.zone], window.days)
     return dg.MaterializeResult(
-        metadata={"rows": flows.height, "source": "entsoe" if entsoe.enabled else "none"}
+        metadata=frame_metadata(flows, source="entsoe" if entsoe.enabled else "none")
     )
 
 
@@ -142,11 +143,11 @@ def grid_carbon_intensity_hourly(
     ci = pl.concat(parts)
     lake.write_days(lake_store.root, "grid_carbon_intensity_hourly", ci, zones, window.days)
     return dg.MaterializeResult(
-        metadata={
-            "hours": ci.height,
-            "flagged_hours": ci.filter(pl.col("quality") != "complete").height,
-            "factor_table_version": version,
-        },
+        metadata=frame_metadata(
+            ci,
+            flagged_hours=ci.filter(pl.col("quality") != "complete").height,
+            factor_table_version=version,
+        ),
         # a new factor table gives a new data version, so downstream assets show as stale
         data_version=dg.DataVersion(version),
     )
@@ -205,10 +206,9 @@ def grid_carbon_intensity_forecast(
         ),
         on="hour_utc",
     )
-    metadata = {
-        "hours_forecast": forecast.height,
-        "days_skipped": len(window.days) - forecast["hour_utc"].dt.date().n_unique(),
-    }
+    metadata = frame_metadata(
+        forecast, days_skipped=len(window.days) - forecast["hour_utc"].dt.date().n_unique()
+    )
     if scored.height:
         metadata["mae_model_g_per_kwh"] = float((scored[TARGET] - scored["actual"]).abs().mean())
         metadata["mae_persistence_g_per_kwh"] = float(

@@ -8,12 +8,14 @@ import polars as pl
 
 from assets_defs.analytics.assets import load_forecast, pv_forecast
 from assets_defs.grid.assets import day_ahead_prices, grid_carbon_intensity_forecast
+from assets_defs.metadata import frame_metadata
 from assets_defs.resources import LakeResource, PlanningResource, SiteResource
 from assets_defs.site.assets import device_telemetry, fleet, meter_readings
 from ingest.sample_site.flex_jobs import job_queue
 from pipelines import lake
 from pipelines.planning.site_lake import live_edge, plan_site, settle_site_v2g
 from pipelines.planning.site_scenario import DAY_AHEAD, KINDS, PlanInputError
+from pipelines.schemas import empty_frame
 
 GROUP = "planning"
 SETTLE_DAYS = 7  # local days before the newest plan's end that each settlement run redoes
@@ -107,30 +109,31 @@ def site_plans(
     context.log.info(f"{run['plan_id']}: {len(s['explanations'])} shortfalls")
     yield dg.MaterializeResult(
         asset_key="setpoint_plans",
-        metadata={
-            "plan_id": run["plan_id"],
-            "kind": config.kind,
-            "valid_from_utc": run["valid_from_utc"].isoformat(),
-            "valid_until_utc": run["valid_until_utc"].isoformat(),
-            "devices": plan.setpoints["device_id"].n_unique(),
-            "rows": plan.setpoints.height,
-            "preview": dg.MetadataValue.md(
-                plan.setpoints.filter(pl.col("power_w") != 0).head(12).to_pandas().to_markdown()
-            ),
-        },
+        metadata=frame_metadata(
+            plan.setpoints,
+            preview=plan.setpoints.filter(pl.col("power_w") != 0),
+            preview_rows=12,
+            plan_id=run["plan_id"],
+            kind=config.kind,
+            valid_from_utc=run["valid_from_utc"].isoformat(),
+            valid_until_utc=run["valid_until_utc"].isoformat(),
+            devices=plan.setpoints["device_id"].n_unique(),
+        ),
     )
     yield dg.MaterializeResult(
         asset_key="plan_runs",
-        metadata={
-            "feasible": s["feasible"],
-            "cost_eur": s["objective"]["total_eur"],
-            "baseline_cost_eur": s["baseline"]["total_eur"],
-            "avoided_cost_eur": s["avoided"]["cost_eur"],
-            "avoided_co2_kg": s["avoided"]["co2_kg"],
-            "solve_s": s["timing_s"]["total"],
-            "explanations": "; ".join(s["explanations"]) or "none",
-            "input_fallback_slots": str(plan.site.fallbacks),
-        },
+        metadata=frame_metadata(
+            plan.run,
+            preview=plan.run.drop("summary_json"),
+            feasible=s["feasible"],
+            cost_eur=s["objective"]["total_eur"],
+            baseline_cost_eur=s["baseline"]["total_eur"],
+            avoided_cost_eur=s["avoided"]["cost_eur"],
+            avoided_co2_kg=s["avoided"]["co2_kg"],
+            solve_s=s["timing_s"]["total"],
+            explanations="; ".join(s["explanations"]) or "none",
+            input_fallback_slots=str(plan.site.fallbacks),
+        ),
     )
 
 
@@ -150,7 +153,9 @@ def v2g_settlements(lake_store: LakeResource, site: SiteResource) -> dg.Material
     runs = lake.scan(lake_store.root, "plan_runs").filter(pl.col("site_id") == site.site_id)
     until = runs.select(pl.col("valid_until_utc").max()).collect().item()
     if until is None:
-        return dg.MaterializeResult(metadata={"rows": 0, "skipped": "no plan in the lake"})
+        return dg.MaterializeResult(
+            metadata=frame_metadata(empty_frame("v2g_settlements"), skipped="no plan in the lake")
+        )
     last_day = until.astimezone(ZoneInfo(site.timezone)).date()
     start = _local_midnight(last_day - timedelta(days=SETTLE_DAYS), site.timezone)
     end = _local_midnight(last_day + timedelta(days=1), site.timezone)
@@ -159,9 +164,9 @@ def v2g_settlements(lake_store: LakeResource, site: SiteResource) -> dg.Material
         lake.merge_days(lake_store.root, "v2g_settlements", rows)
     by_basis = rows.group_by("basis").agg(pl.col("amount_eur").sum())
     return dg.MaterializeResult(
-        metadata={
-            "rows": rows.height,
-            "amount_eur": ", ".join(f"{b} {p:.2f}" for b, p in by_basis.iter_rows()) or "0",
-            "days": f"{last_day - timedelta(days=SETTLE_DAYS)}..{last_day}",
-        }
+        metadata=frame_metadata(
+            rows,
+            amount_eur=", ".join(f"{b} {p:.2f}" for b, p in by_basis.iter_rows()) or "0",
+            days=f"{last_day - timedelta(days=SETTLE_DAYS)}..{last_day}",
+        )
     )

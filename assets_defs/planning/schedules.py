@@ -28,12 +28,13 @@ intraday_plan_job = _plan_job(
 )
 
 
-def _plan_schedule(job, kind: str, cron: str) -> dg.ScheduleDefinition:
+def _plan_schedule(job, kind: str, cron: str, description: str) -> dg.ScheduleDefinition:
     @dg.schedule(
         name=f"{kind}_plan_schedule",
         job=job,
         cron_schedule=cron,
         execution_timezone="Europe/Berlin",
+        description=description,
     )
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         as_of = context.scheduled_execution_time.isoformat()
@@ -45,5 +46,17 @@ def _plan_schedule(job, kind: str, cron: str) -> dg.ScheduleDefinition:
     return _schedule
 
 
-day_ahead_plan_schedule = _plan_schedule(day_ahead_plan_job, DAY_AHEAD, "0 12 * * *")
-intraday_plan_schedule = _plan_schedule(intraday_plan_job, INTRADAY, "*/15 * * * *")
+day_ahead_plan_schedule = _plan_schedule(
+    day_ahead_plan_job,
+    DAY_AHEAD,
+    "0 12 * * *",
+    "At 12:00 plan the site's setpoints from the next slot to the end of tomorrow, as of "
+    "the tick time.",
+)
+intraday_plan_schedule = _plan_schedule(
+    intraday_plan_job,
+    INTRADAY,
+    "*/15 * * * *",
+    "Every 15 minutes re-plan the remaining horizon from the latest battery and vehicle "
+    "telemetry, as of the tick time.",
+)

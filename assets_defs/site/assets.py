@@ -5,6 +5,7 @@ from functools import cache
 
 import dagster as dg
 
+from assets_defs.metadata import frame_metadata, window_metadata
 from assets_defs.partitions import daily_partitions, single_run, window_of
 from assets_defs.resources import LakeResource, SiteResource
 from ingest import raw_files
@@ -45,7 +46,7 @@ def sample_site_raw(
 def meter_registry(lake_store: LakeResource, site: SiteResource) -> dg.MaterializeResult:
     meters = _sample_site(site.sample_config()).meters
     lake.write_partition(lake_store.root, "meter_registry", meters, site.site_id)
-    return dg.MaterializeResult(metadata={"meters": meters.height})
+    return dg.MaterializeResult(metadata=frame_metadata(meters, preview_rows=20))
 
 
 @dg.asset(
@@ -55,18 +56,22 @@ def meter_registry(lake_store: LakeResource, site: SiteResource) -> dg.Materiali
     description="Delivery trucks and their trips.",
 )
 def fleet(lake_store: LakeResource, site: SiteResource) -> dg.MaterializeResult:
-    counts = {}
+    frames = {}
     for kind in ("vehicles", "trips"):
         dataset = f"fleet_{kind}"
-        frame = conform(
+        frames[dataset] = conform(
             raw_files.read_parquet_files(
                 [raw_files.fleet_file(lake_store.raw_root, site.site_id, kind)]
             ),
             dataset,
         )
-        lake.write_partition(lake_store.root, dataset, frame, site.site_id)
-        counts[dataset] = frame.height
-    return dg.MaterializeResult(metadata=counts)
+        lake.write_partition(lake_store.root, dataset, frames[dataset], site.site_id)
+    counts = {dataset: frame.height for dataset, frame in frames.items()}
+    return dg.MaterializeResult(
+        metadata=frame_metadata(
+            frames["fleet_vehicles"], row_count=sum(counts.values()), preview_rows=20, **counts
+        )
+    )
 
 
 @dg.asset(
@@ -92,7 +97,16 @@ def meter_readings(
         )
         for k in totals:
             totals[k] += getattr(report, k)
-    return dg.MaterializeResult(metadata={**totals, "window": str(window)})
+    return dg.MaterializeResult(
+        metadata=window_metadata(
+            lake_store.root,
+            "meter_readings",
+            window,
+            [site.site_id],
+            **totals,
+            window=str(window),
+        )
+    )
 
 
 @dg.asset(
@@ -119,13 +133,13 @@ def device_telemetry(
         lake_store.root, "device_telemetry", frame, [site.site_id], window.days
     )
     return dg.MaterializeResult(
-        metadata={
-            "rows": frame.height,
-            "batch_files": sum(files.values()),
-            "days_without_files": empty,
-            "partitions_written": len(written),
-            "window": str(window),
-        }
+        metadata=frame_metadata(
+            frame,
+            batch_files=sum(files.values()),
+            days_without_files=empty,
+            partitions_written=len(written),
+            window=str(window),
+        )
     )
 
 
@@ -150,10 +164,10 @@ def site_energy_hourly(
     hourly = hourly_balance(readings, registry, telemetry)
     lake.write_days(lake_store.root, "site_energy_hourly", hourly, ents, window.days)
     return dg.MaterializeResult(
-        metadata={
-            "hours": hourly.height,
-            "incomplete_hours": hourly.filter(hourly["quality"] != "complete").height,
-            "consumption_kwh": float(hourly["consumption_kwh"].sum()),
-            "pv_production_kwh": float(hourly["pv_production_kwh"].sum()),
-        }
+        metadata=frame_metadata(
+            hourly,
+            incomplete_hours=hourly.filter(hourly["quality"] != "complete").height,
+            consumption_kwh=float(hourly["consumption_kwh"].sum()),
+            pv_production_kwh=float(hourly["pv_production_kwh"].sum()),
+        )
     )

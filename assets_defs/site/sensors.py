@@ -62,7 +62,7 @@ def land_dropped_meter_files(
 
 
 @dg.job(description="Land meter exports dropped into the drop folder.")
-def meter_drop_job():
+def land_dropped_meter_files_job():
     land_dropped_meter_files()
 
 
@@ -74,9 +74,13 @@ def _pending(drop_dir: Path, seen: dict[str, float]) -> list[Path]:
 
 
 @dg.sensor(
-    job=meter_drop_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING
+    job=land_dropped_meter_files_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Every 30 s, land the new or changed CSV and Parquet meter exports of the "
+    "drop folder into meter_readings (one run per batch of files).",
 )
-def meter_drop_sensor(context: dg.SensorEvaluationContext, lake_store: LakeResource):
+def land_dropped_meter_files_sensor(context: dg.SensorEvaluationContext, lake_store: LakeResource):
     """Start one run per batch of new or changed files in the drop folder."""
     seen = json.loads(context.cursor) if context.cursor else {}
     pending = _pending(Path(lake_store.drop_dir), seen)
@@ -126,8 +130,10 @@ def _day_signature(raw_root: str, site_id: str, day: date) -> list | None:
     job=telemetry_ingest_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Every 60 s, ingest the device_telemetry partition of each closed UTC day "
+    "that received new telemetry batch files.",
 )
-def telemetry_batch_sensor(
+def ingest_telemetry_batches_sensor(
     context: dg.SensorEvaluationContext, lake_store: LakeResource, site: SiteResource
 ):
     """Request the device_telemetry partition of every closed UTC day with new batch files.

@@ -14,7 +14,10 @@ def build_warehouse_views(upstream: list) -> dg.AssetsDefinition:
         """Create or replace the data-contract views in the DuckDB warehouse file."""
         views = refresh_views(lake_store.root, lake_store.warehouse_path)
         return dg.MaterializeResult(
-            metadata={"views": views, "warehouse": lake_store.warehouse_path}
+            metadata={
+                "views": views,
+                "warehouse": dg.MetadataValue.path(lake_store.warehouse_path),
+            }
         )
 
     return warehouse_views

@@ -10,6 +10,7 @@ from pipelines import lake
 from pipelines.certificates import audit
 from pipelines.certificates.matching import matching_scores
 from pipelines.certificates.schema import connect_ledger_read_only
+from tests.demo_lake import hours
 
 
 def test_ledger_mints_what_pv_meters_show_and_holds_its_invariants(week):
@@ -34,7 +35,7 @@ def test_matching_burns_min_of_pv_and_consumption_every_hour(week):
     settings, *_ = week
     m = lake.scan(settings.lake_root, "go_hourly_matching").collect()
     e = lake.scan(settings.lake_root, "site_energy_hourly").collect()
-    assert m.height == e.height == 7 * 24
+    assert m.height == e.height == hours(settings)
     joined = m.join(e, on=["site_id", "hour_utc"])
     expected = joined.select(
         pl.min_horizontal(

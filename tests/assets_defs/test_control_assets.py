@@ -48,7 +48,7 @@ def test_landed_batches_become_one_partition_per_day(tmp_path):
     result = materialize(tmp_path, "2025-06-01")
     assert result.success
     meta = result.asset_materializations_for_node("device_commands")[0].metadata
-    assert meta["rows"].value == 2 and meta["not_accepted"].value == 1
+    assert meta["dagster/row_count"].value == 2 and meta["not_accepted"].value == 1
     assert meta["batch_files"].value == 2
     day = T0.date()
     cmds = lake.read_partition(tmp_path / "lake", "device_commands", "site-a", day)

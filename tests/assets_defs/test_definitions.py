@@ -37,14 +37,17 @@ def test_code_location_loads_with_assets_checks_schedules_and_sensor():
         "plan_runs",
     } <= check_assets
     assert {s.name for s in repo.schedule_defs} == {
-        "daily_site_job_schedule",
-        "refresh_warehouse_job_schedule",
-        "scope2_report_job_schedule",
-        "day_ahead_forecast_job_schedule",
+        "land_and_compute_yesterday_schedule",
+        "refresh_registry_and_warehouse_schedule",
+        "update_scope2_and_certificate_exports_schedule",
+        "forecast_tomorrow_load_and_pv_schedule",
         "day_ahead_plan_schedule",
         "intraday_plan_schedule",
     }
-    assert [s.name for s in repo.sensor_defs] == ["meter_drop_sensor", "telemetry_batch_sensor"]
+    assert {s.name for s in repo.sensor_defs} == {
+        "land_dropped_meter_files_sensor",
+        "ingest_telemetry_batches_sensor",
+    }
 
 
 def test_no_env_var_is_read_at_import(monkeypatch):

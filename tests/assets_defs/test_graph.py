@@ -10,6 +10,7 @@ from assets_defs.catalog import CHECKS
 from novaenergy.demo import materialize_all
 from pipelines import lake
 from pipelines.warehouse import connect_read_only
+from tests.demo_lake import hours
 
 
 def test_every_check_passes(week):
@@ -24,7 +25,7 @@ def test_every_check_passes(week):
 def test_hourly_energy_balance_holds(week):
     settings, *_ = week
     hourly = lake.scan(settings.lake_root, "site_energy_hourly").collect()
-    assert hourly.height == 7 * 24
+    assert hourly.height == hours(settings)
     assert (hourly["quality"] == "complete").all()
     residual = (
         hourly["grid_import_kwh"]
@@ -45,7 +46,7 @@ def test_meter_readings_are_complete_utc_and_unique(week):
     readings = lake.scan(settings.lake_root, "meter_readings").collect()
     registry = lake.scan(settings.lake_root, "meter_registry").collect()
     assert readings.schema["ts_utc"] == pl.Datetime("us", "UTC")
-    assert readings.height == registry.height * 7 * 96
+    assert readings.height == registry.height * hours(settings) * 4
     assert readings.select("meter_id", "ts_utc").is_duplicated().sum() == 0
 
 
@@ -57,7 +58,7 @@ def test_warehouse_views_serve_the_contract(week):
             "SELECT count(*), min(factor_table_version) FROM grid_carbon_intensity_hourly"
         ).fetchone()
     assert n > 0
-    assert ci == (7 * 24, "default-v1")
+    assert ci == (hours(settings), "default-v1")
 
 
 def _digests(root: str) -> dict[str, str]:

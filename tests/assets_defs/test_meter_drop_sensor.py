@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from assets_defs.site.assets import meter_registry
-from assets_defs.site.sensors import meter_drop_job, meter_drop_sensor
+from assets_defs.site.sensors import land_dropped_meter_files_job, land_dropped_meter_files_sensor
 from novaenergy.demo import resources_for
 from pipelines import lake
 
@@ -29,16 +29,18 @@ def test_sensor_lands_dropped_file_and_quarantines_bad_rows(tmp_path):
     (drop / "hvac_export.csv").write_text(EXPORT)
 
     ctx = dg.build_sensor_context(resources={"lake_store": resources["lake_store"]})
-    request = meter_drop_sensor(ctx)
+    request = land_dropped_meter_files_sensor(ctx)
     assert isinstance(request, dg.RunRequest)
-    again = meter_drop_sensor(
+    again = land_dropped_meter_files_sensor(
         dg.build_sensor_context(
             cursor=ctx.cursor, resources={"lake_store": resources["lake_store"]}
         )
     )
     assert isinstance(again, dg.SkipReason)  # nothing new since the cursor
 
-    result = meter_drop_job.execute_in_process(run_config=request.run_config, resources=resources)
+    result = land_dropped_meter_files_job.execute_in_process(
+        run_config=request.run_config, resources=resources
+    )
     assert result.success
     materialized = [
         e.event_specific_data.materialization.partition

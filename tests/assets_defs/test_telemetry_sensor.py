@@ -8,7 +8,7 @@ import polars as pl
 
 from assets_defs.site.assets import device_telemetry
 from assets_defs.site.checks import device_telemetry_checks
-from assets_defs.site.sensors import telemetry_batch_sensor, telemetry_ingest_job
+from assets_defs.site.sensors import ingest_telemetry_batches_sensor, telemetry_ingest_job
 from ingest import raw_files
 from ingest.telemetry_landing import TelemetryBatchWriter
 from novaenergy.demo import QUIET, resources_for
@@ -40,7 +40,7 @@ def tick(resources, cursor=None):
     ctx = dg.build_sensor_context(
         cursor=cursor, resources={k: resources[k] for k in ("lake_store", "site")}
     )
-    return telemetry_batch_sensor(ctx), ctx.cursor
+    return ingest_telemetry_batches_sensor(ctx), ctx.cursor
 
 
 def test_new_batches_of_a_closed_day_are_ingested_once_and_checked(tmp_path):
