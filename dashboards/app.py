@@ -9,10 +9,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from dashboards import cache  # noqa: E402
 from dashboards.config import DashboardConfig  # noqa: E402
-from dashboards.navigation import NAVIGATION, url_path  # noqa: E402
+from dashboards.navigation import NAVIGATION, PAGES, url_path  # noqa: E402
 from novaenergy.settings import load_settings  # noqa: E402
-
-PAGES = Path(__file__).parent / "pages"
 
 st.set_page_config(page_title="NovaEnergy", page_icon=":material/solar_power:", layout="wide")
 if "config" not in st.session_state:

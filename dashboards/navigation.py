@@ -1,8 +1,11 @@
-"""The dashboard's pages in menu order: (section, file under pages/, title, icon).
+"""The dashboard's pages in menu order: (section, file under views/, title, icon).
 
 The first page is the landing page. Tests import this list to visit every page.
 """
 
+from pathlib import Path
+
+PAGES = Path(__file__).parent / "views"  # not pages/: Streamlit would list that folder itself
 NAVIGATION = [
     ("Site", "overview.py", "Overview", ":material/dashboard:"),
     ("Site", "energy_flows.py", "Energy flows", ":material/bolt:"),

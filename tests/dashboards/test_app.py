@@ -4,11 +4,10 @@ import polars as pl
 from streamlit.testing.v1 import AppTest
 
 from dashboards.config import DashboardConfig
-from pipelines.explore.energy import overview_kpis, site_energy_daily
 from pipelines import lake
+from pipelines.explore.energy import overview_kpis, site_energy_daily
 from pipelines.schemas import SCHEMAS
-
-APP = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
+from tests.dashboards.app_under_test import APP
 
 
 def hourly(day: date, consumption: float, pv: float, export: float) -> pl.DataFrame:
@@ -53,12 +52,24 @@ def test_kpis_from_daily_totals(tmp_path):
 def test_overview_page_renders_kpis(tmp_path):
     one_day_lake(tmp_path)
     at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state["config"] = DashboardConfig(lake_root=str(tmp_path), site_id="s")
+    at.session_state["config"] = DashboardConfig(
+        lake_root=str(tmp_path), site_id="s", timezone="UTC"
+    )
     at.run()
     assert not at.exception
     labels = [m.label for m in at.metric]
-    assert labels == ["Energy used", "PV production", "PV share of use"]
-    assert at.metric[2].value == "30.0 %"
+    assert labels == [
+        "Energy used [kWh]",
+        "PV share [%]",
+        "Grid CO2 [g/kWh]",
+        "CO2 this month [kg]",
+        "Peak demand [kW]",
+    ]
+    assert at.metric[0].value == "240"
+    assert at.metric[1].value == "30.0"
+    assert at.metric[2].value == "no data"  # the lake has no grid intensity
+    assert at.metric[3].value == "0"
+    assert at.metric[4].value == "7"  # 7 kWh grid import every hour, no meter readings
 
 
 def test_overview_page_says_what_to_do_on_an_empty_lake(tmp_path):

@@ -1,5 +1,0 @@
-"""Anomalies (being built)."""
-
-import streamlit as st
-
-st.title("Anomalies")

@@ -1,5 +1,0 @@
-"""Carbon (being built)."""
-
-import streamlit as st
-
-st.title("Carbon")

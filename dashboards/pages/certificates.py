@@ -1,5 +1,0 @@
-"""Certificates (being built)."""
-
-import streamlit as st
-
-st.title("Certificates")

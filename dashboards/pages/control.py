@@ -1,5 +1,0 @@
-"""Control (being built)."""
-
-import streamlit as st
-
-st.title("Control")

@@ -1,5 +1,0 @@
-"""Energy flows (being built)."""
-
-import streamlit as st
-
-st.title("Energy flows")

@@ -1,5 +1,0 @@
-"""Fleet and V2G (being built)."""
-
-import streamlit as st
-
-st.title("Fleet and V2G")
