@@ -8,12 +8,14 @@ path, is stored), so any Parquet reader can glob ``<dataset>/**/*.parquet``.
 Every write replaces one whole partition atomically: the frame is conformed to the
 contract schema, sorted by the dataset key, checked for duplicate keys and written to a
 hidden temporary file in the same folder, which is then renamed over the old file.
-The same frame always gives the same bytes.
+The same frame always gives the same bytes. A writer killed mid-write leaves only its
+hidden temporary file, which the next write of that partition removes.
 """
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import date
@@ -25,6 +27,7 @@ from pipelines.frames import same_key_as_previous, sort_if_needed
 from pipelines.schemas import KEYS, SCHEMAS, conform, empty_frame
 
 PART_FILE = "part-0.parquet"
+STALE_TMP_S = 3600.0  # [s] a temporary file this old belongs to a dead writer
 
 # dataset -> (entity column, timestamp column that sets the UTC day, or None)
 PARTITIONING: dict[str, tuple[str, str | None]] = {
@@ -134,13 +137,46 @@ def write_partition(
             f"{dataset}: {dupes.height} rows share a key {key}: {dupes.head(3)}"
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".tmp-{uuid.uuid4().hex}.partial"
+    sweep_dead_writers(out_dir)
+    tmp = out_dir / f".tmp-{os.getpid()}-{uuid.uuid4().hex}.partial"
     try:
         frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def sweep_dead_writers(folder: Path, max_age_s: float = STALE_TMP_S) -> list[Path]:
+    """Remove temporary files left in ``folder`` by writers that died mid-write.
+
+    A temporary file is left behind when a writer is killed before its rename. It is never
+    visible to readers (they look for :data:`PART_FILE` only); it is removed when its
+    writer's process no longer exists on this host, or after ``max_age_s`` [s] (a writer on
+    another host sharing the folder).
+    """
+    removed = []
+    for tmp in folder.glob(".tmp-*.partial"):
+        pid = tmp.name.split("-")[1]
+        try:
+            stale = not pid.isdigit() or not _alive(int(pid))
+            stale = stale or time.time() - tmp.stat().st_mtime > max_age_s
+        except FileNotFoundError:  # its writer renamed it meanwhile
+            continue
+        if stale:
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def write_days(

@@ -1,11 +1,14 @@
 """DuckDB views over the lake: the names analysts, dashboards and auditors query.
 
 The warehouse file holds only views; the data stays in Parquet. One process writes the
-warehouse (the Dagster run that refreshes the views); readers open it read-only.
+warehouse (the Dagster run that refreshes the views), replacing the whole file atomically;
+readers open it read-only.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -61,11 +64,21 @@ def refresh_views(lake_root: str | Path, warehouse_path: str | Path) -> list[str
     Returns the view names. DuckDB keeps timestamps in UTC; sessions are set to UTC so
     ``TIMESTAMPTZ`` values print as UTC.
     """
-    Path(warehouse_path).parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(warehouse_path)) as con:
-        con.execute("SET TimeZone = 'UTC'")
-        for view, dataset in VIEWS.items():
-            con.execute(view_sql(lake_root, dataset, view))
+    target = Path(warehouse_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Built aside and renamed over the old file: a notebook or dashboard holding the old file
+    # open read-only would otherwise lock the writer out; it keeps the old views until it
+    # reconnects, and new connections see the new ones.
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+    try:
+        with duckdb.connect(str(tmp)) as con:
+            con.execute("SET TimeZone = 'UTC'")
+            for view, dataset in VIEWS.items():
+                con.execute(view_sql(lake_root, dataset, view))
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
     return list(VIEWS)
 
 
@@ -74,3 +87,26 @@ def connect_read_only(warehouse_path: str | Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(warehouse_path), read_only=True)
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+# Errors DuckDB raises when a partition file is replaced while a query reads it: DuckDB opens
+# a file more than once per query (schema at bind time, data at scan time), and may meet the
+# new file's bytes with the old file's footer. It fails loudly, never returns mixed rows.
+RACED_A_REWRITE = ("Invalid data", "TProtocolException", "No files found", "No such file")
+
+
+def query(warehouse_path: str | Path, sql: str, attempts: int = 5) -> pl.DataFrame:
+    """Run ``sql`` on a read-only connection and return a frame.
+
+    A query that meets a partition being rewritten by a pipeline run (see
+    :data:`RACED_A_REWRITE`) is run again, up to ``attempts`` times; other errors are raised
+    at once.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with connect_read_only(warehouse_path) as con:
+                return con.sql(sql).pl()
+        except duckdb.Error as exc:
+            if attempt == attempts or not any(m in str(exc) for m in RACED_A_REWRITE):
+                raise
+    raise AssertionError("unreachable")

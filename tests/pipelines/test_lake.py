@@ -1,4 +1,5 @@
 import hashlib
+import os
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -111,3 +112,14 @@ def test_absent_dataset_reads_empty_with_contract_schema(tmp_path):
     frame = lake.scan(tmp_path, "site_energy_hourly").collect()
     assert frame.height == 0
     assert "pv_self_consumed_kwh" in frame.columns
+
+
+def test_sweep_removes_dead_or_old_writers_files_only(tmp_path):
+    live = tmp_path / f".tmp-{os.getpid()}-a.partial"
+    old = tmp_path / f".tmp-{os.getpid()}-b.partial"
+    dead = tmp_path / ".tmp-999999999-c.partial"  # above any pid_max: no such process
+    for f in (live, old, dead, tmp_path / lake.PART_FILE):
+        f.write_bytes(b"x")
+    os.utime(old, (0, 0))
+    assert sorted(lake.sweep_dead_writers(tmp_path)) == sorted([old, dead])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, lake.PART_FILE])
