@@ -17,9 +17,13 @@
 - **Reconnects:** paho's network thread reconnects with exponential backoff between
   ``reconnect_min_s`` and ``reconnect_max_s``; every loss is logged.
 
-QoS 1 is at least once: a message redelivered after a reconnect is dropped here when its
-readings are not newer than the last landed ones of the same device and metric, and the
+QoS 1 is at least once: a reading redelivered after a reconnect is dropped here when its
+key (device, metric, ts_utc) is among the last ``RECENT_KEYS_KEPT`` landed, and the
 ``device_telemetry`` asset drops duplicate keys from raw files landed by separate runs.
+Readings are matched by key, not by "not newer than the last landed": a series does not
+always arrive in time order (after a reconnect paho resends the unacknowledged messages
+only once the CONNACK is in, behind any message published while connecting), and an
+older but new reading must land.
 """
 
 from __future__ import annotations
@@ -48,6 +52,11 @@ log = logging.getLogger(__name__)
 
 EARLY_ACKS_KEPT = 1024
 EARLY_ACK_MAX_AGE_S = 10.0  # older entries belong to an earlier use of the same packet id
+#: Keys of the most recently landed readings kept to recognise QoS 1 redeliveries
+#: (a few MB); redeliveries are of messages in flight around a reconnect, so recent.
+RECENT_KEYS_KEPT = 200_000
+_KEY = ["device_id", "metric", "ts_utc"]
+_KEY_SCHEMA = {"device_id": pl.String, "metric": pl.String, "ts_utc": pl.Datetime("us", "UTC")}
 _LAST_TS_SCHEMA = {"device_id": pl.String, "metric": pl.String, "last_ts": pl.Datetime("us", "UTC")}
 
 
@@ -162,6 +171,7 @@ class MqttChannel:
         self.connected = threading.Event()
         self.connects = 0
         self._last_ts = pl.DataFrame(schema=_LAST_TS_SCHEMA)
+        self._recent_keys = pl.DataFrame(schema=_KEY_SCHEMA)
         self._inbox: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -250,6 +260,13 @@ class MqttChannel:
             flags.session_present,
             self.connects,
         )
+        if self.connects > 1 and not flags.session_present:
+            log.warning(
+                "MQTT broker %s:%s lost the service's session (restarted without its "
+                "persistence db?): QoS 1 telemetry published while away is lost",
+                self.settings.host,
+                self.settings.port,
+            )
         client.subscribe([(self.topics.all_of(k), 1) for k in ("telemetry", "state", "status")])
         client.publish(self.topics.status(SERVICE_DEVICE), ONLINE, qos=1, retain=True)
         self.connected.set()
@@ -369,28 +386,35 @@ class MqttChannel:
         return fresh.height
 
     def _drop_seen(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-        """Readings not newer than the last landed of their device and metric are
-        redeliveries (QoS 1 is at least once; devices send each series in time order)."""
-        series = ["device_id", "metric"]
-        fresh = (
-            frame.unique(subset=[*series, "ts_utc"], keep="first", maintain_order=True)
-            .join(self._last_ts, on=series, how="left")
-            .filter(pl.col("last_ts").is_null() | (pl.col("ts_utc") > pl.col("last_ts")))
-            .drop("last_ts")
+        """Readings whose key is in the batch already or among the recently landed are
+        redeliveries (QoS 1 is at least once); everything else is fresh, in any order."""
+        fresh = frame.unique(subset=_KEY, keep="first", maintain_order=True).join(
+            self._recent_keys, on=_KEY, how="anti", maintain_order="left"
         )
         return fresh, frame.height - fresh.height
 
     def _remember(self, fresh: pl.DataFrame) -> None:
         if not fresh.height:
             return
-        latest = fresh.group_by("device_id", "metric").agg(
-            pl.col("ts_utc").max().alias("last_ts"),
-            pl.col("value").sort_by("ts_utc").last().alias("last_value"),
+        self._recent_keys = (
+            pl.concat([self._recent_keys, fresh.select(_KEY)]).tail(RECENT_KEYS_KEPT).rechunk()
         )
-        self._last_ts = (
-            pl.concat([self._last_ts, latest.drop("last_value")])
-            .group_by("device_id", "metric")
-            .agg(pl.col("last_ts").max())
+        series = ["device_id", "metric"]
+        latest = (
+            fresh.group_by(series)
+            .agg(
+                pl.col("ts_utc").max().alias("ts_max"),
+                pl.col("value").sort_by("ts_utc").last().alias("last_value"),
+            )
+            .join(self._last_ts, on=series, how="left")
+            # a series' latest value only moves forward; older readings arriving late do not
+            .filter(pl.col("last_ts").is_null() | (pl.col("ts_max") > pl.col("last_ts")))
+        )
+        self._last_ts = pl.concat(
+            [
+                self._last_ts.join(latest.select(series), on=series, how="anti"),
+                latest.select(*series, pl.col("ts_max").alias("last_ts")),
+            ]
         )
         power = latest.filter(pl.col("metric") == "power_w")
         self.last_power_w.update(zip(power["device_id"], power["last_value"], strict=True))

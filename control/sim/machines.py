@@ -13,6 +13,7 @@ import logging
 import math
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -160,6 +161,11 @@ class SimulatedMachine:
         self.ignored: list[tuple[int | None, str]] = []
         self._samples: list[tuple[datetime, str, float, str]] = []
         self._lock = threading.Lock()
+        # packet ids of QoS 1 publishes without a PUBACK yet, and PUBACKs that came before
+        # publish() returned their id (paho keeps and resends the unacknowledged ones)
+        self._acks_lock = threading.Lock()
+        self._unacked: set[int] = set()
+        self._early_acks: set[int] = set()
         self._tick_stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self.client = mqtt_client(
@@ -170,6 +176,7 @@ class SimulatedMachine:
         )
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_publish = self._on_publish
         self.client.reconnect_delay_set(0.2, 5.0)
 
     @property
@@ -184,13 +191,24 @@ class SimulatedMachine:
             self._ticker.start()
         return self
 
-    def stop(self) -> None:
-        """Leave cleanly: publish what is sampled, say ``offline`` and disconnect."""
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Leave cleanly: publish what is sampled, say ``offline``, wait up to ``timeout_s``
+        [s] for the broker to acknowledge every message, and disconnect.
+
+        Without the wait, telemetry that paho still holds (beyond its 20 in flight, or
+        published while the broker was away) would be dropped by the DISCONNECT.
+        """
         self._tick_stop.set()
         if self._ticker is not None:
             self._ticker.join(5.0)
         self.publish_samples()
-        self.client.publish(self.topics.status(self.device_id), OFFLINE, qos=1, retain=True)
+        self._publish(self.topics.status(self.device_id), OFFLINE, retain=True)
+        if not self.wait_delivered(timeout_s):
+            log.warning(
+                "%s: %d messages unacknowledged at stop; they are lost",
+                self.device_id,
+                self.unacked(),
+            )
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -208,8 +226,51 @@ class SimulatedMachine:
             log.error("%s: broker refused the connection: %s", self.device_id, reason_code)
             return
         client.subscribe(self.topics.setpoint(self.device_id), qos=1)
-        client.publish(self.topics.status(self.device_id), ONLINE, qos=1, retain=True)
+        self._publish(self.topics.status(self.device_id), ONLINE, retain=True)
         self._publish_state()
+
+    def _publish(self, topic: str, payload: bytes, retain: bool = False) -> mqtt.MQTTMessageInfo:
+        """Publish at QoS 1 and track the message until its PUBACK.
+
+        Also while the broker is away: paho keeps the message (``rc`` is then
+        MQTT_ERR_NO_CONN, and its ``is_published`` raises) and sends it after reconnecting.
+        """
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+            log.error("%s: paho's queue is full; message on %s dropped", self.device_id, topic)
+            return info
+        with self._acks_lock:
+            if info.mid in self._early_acks:
+                self._early_acks.discard(info.mid)
+            else:
+                self._unacked.add(info.mid)
+        return info
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("%s: broker refused message %d: %s", self.device_id, mid, reason_code)
+        with self._acks_lock:
+            if mid in self._unacked:
+                self._unacked.discard(mid)
+            else:
+                self._early_acks.add(mid)
+
+    def unacked(self) -> int:
+        """QoS 1 messages published and not yet acknowledged by the broker."""
+        with self._acks_lock:
+            return len(self._unacked)
+
+    def wait_delivered(self, timeout_s: float = 10.0) -> bool:
+        """Wait up to ``timeout_s`` [s] until the broker acknowledged every message.
+
+        Returns whether it did.
+        """
+        deadline = time.monotonic() + timeout_s
+        while self.unacked():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def _on_message(self, client, userdata, msg) -> None:
         try:
@@ -259,14 +320,14 @@ class SimulatedMachine:
         if not self._samples:
             return None
         payload, self._samples = encode_readings(self._samples), []
-        return self.client.publish(self.topics.telemetry(self.device_id), payload, qos=1)
+        return self._publish(self.topics.telemetry(self.device_id), payload)
 
     def _publish_state(self) -> None:
         body = (
             f'{{"running":{"true" if self.running else "false"},'
             f'"seq":{self.last_seq if self.last_seq is not None else "null"}}}'
         )
-        self.client.publish(self.topics.state(self.device_id), body.encode(), qos=1, retain=True)
+        self._publish(self.topics.state(self.device_id), body.encode(), retain=True)
 
     def _tick_loop(self, tick_s: float) -> None:
         while not self._tick_stop.wait(tick_s):
