@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pydantic
 
 from ingest.sample_site import SiteConfig
 
@@ -80,7 +81,7 @@ class EntsoeResource(dg.ConfigurableResource):
     the grid assets use the sample site's synthetic mix.
     """
 
-    api_key: str = ""
+    api_key: str = pydantic.Field(default="", repr=False)  # a secret: kept out of reprs
     recordings: dict[str, str] = {}
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 
@@ -34,7 +34,7 @@ class DashboardConfig:
     zone: str = "DE_LU"
     timezone: str = "Europe/Berlin"
     control_api_url: str = "http://127.0.0.1:8000"
-    control_api_token: str = ""
+    control_api_token: str = field(default="", repr=False)  # a secret: kept out of reprs
 
     @property
     def tz(self) -> ZoneInfo:

@@ -22,6 +22,8 @@ from entsoe import EntsoePandasClient, parsers
 from entsoe.exceptions import NoMatchingDataError
 from entsoe.mappings import PSRTYPE_MAPPINGS
 
+from pipelines.log_redaction import redact, redact_credentials_in_logs
+
 PSR_BY_NAME = {name: code for code, name in PSRTYPE_MAPPINGS.items() if code.startswith("B")}
 CONSUMPTION = "Actual Consumption"
 
@@ -66,9 +68,26 @@ def recorded_session(path: str | Path) -> requests.Session:
     return session
 
 
+class KeyRedactingClient(EntsoePandasClient):
+    """entsoe-py's client whose request errors do not carry the API key.
+
+    requests puts the URL, ``securityToken`` included, in its errors, which a failed
+    Dagster run or ``novaenergy demo`` would print.
+    """
+
+    def _base_request(self, params, start, end):
+        try:
+            return super()._base_request(params, start, end)
+        except requests.RequestException as exc:
+            response = getattr(exc, "response", None)
+            raise type(exc)(redact(str(exc)), response=response) from None
+
+
 def make_client(api_key: str, session: requests.Session | None = None) -> EntsoePandasClient:
-    """entsoe-py's client with bounded retries (3 tries, 5 s apart)."""
-    return EntsoePandasClient(api_key=api_key, session=session, retry_count=3, retry_delay=5)
+    """entsoe-py's client with bounded retries (3 tries, 5 s apart), keeping its key out of
+    errors and of the debug logs of entsoe-py and urllib3."""
+    redact_credentials_in_logs()
+    return KeyRedactingClient(api_key=api_key, session=session, retry_count=3, retry_delay=5)
 
 
 def _resolution_s(index: pd.DatetimeIndex) -> int:

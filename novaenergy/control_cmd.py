@@ -10,6 +10,7 @@ from control.serve import ServeParams
 from control.serve import run as run_service
 from control.sim.machines import CRITICAL_MACHINES
 from novaenergy.settings import Settings
+from pipelines.log_redaction import redact_credentials_in_logs
 
 
 def serve_params(settings: Settings) -> ServeParams:
@@ -43,6 +44,7 @@ def serve_params(settings: Settings) -> ServeParams:
 def run(settings: Settings, duration_s: float | None = None) -> int:
     """Run the service until Ctrl-C (or ``duration_s``); returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    redact_credentials_in_logs()  # websockets logs the stations' Basic auth at DEBUG
     params = serve_params(settings)
     mode = "read-only" if not params.api_token else "overrides with the bearer token"
     print(

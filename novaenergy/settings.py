@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from pathlib import Path
 
@@ -61,8 +61,14 @@ class SettingsError(ValueError):
     """A setting has a value that cannot be used."""
 
 
+#: Settings that hold a secret: shown as ``'***'`` (or ``''`` when unset) by ``repr``.
+SECRET_SETTINGS = ("entsoe_api_key", "control_api_token")
+
+
 @dataclass(frozen=True)
 class Settings:
+    """This installation's settings (see ``.env.example``); its ``repr`` masks secrets."""
+
     lake_root: str
     raw_root: str
     drop_dir: str
@@ -102,6 +108,13 @@ class Settings:
     control_cycle_s: int
     control_setpoint_ttl_s: int
     grid_meter_port: int | None
+
+    def __repr__(self) -> str:
+        def shown(name: str) -> str:
+            value = getattr(self, name)
+            return "'***'" if name in SECRET_SETTINGS and value else repr(value)
+
+        return f"Settings({', '.join(f'{f.name}={shown(f.name)}' for f in fields(self))})"
 
 
 def load_settings(

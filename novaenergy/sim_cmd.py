@@ -8,6 +8,7 @@ import signal
 
 from control.sim.site import SimConfig, run_sim_devices
 from novaenergy.settings import Settings
+from pipelines.log_redaction import redact_credentials_in_logs
 
 
 def sim_config(settings: Settings) -> SimConfig:
@@ -40,6 +41,7 @@ async def _main(cfg: SimConfig, duration_s: float | None) -> None:
 def run(settings: Settings, duration_s: float | None = None) -> int:
     """Run the simulated devices; returns the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    redact_credentials_in_logs()  # websockets logs the stations' Basic auth at DEBUG
     cfg = sim_config(settings)
     print(
         f"simulated site {cfg.site_id}: SunSpec inverter {cfg.host}:{cfg.inverter_port}, battery "
