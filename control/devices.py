@@ -8,7 +8,9 @@ acknowledgement dict::
     {"status": "Accepted" | "Rejected" | "NotImplemented",
      "acked_at": datetime, "payload": dict (what went on the wire), "detail": dict}
 
-and raises when the device cannot be reached (the service then marks it offline).
+and raises when the device cannot be reached (the service then marks it offline). A driver
+that needs to know what a previous run of the service left on the device is
+:class:`Resumable`: a (re)started service hands it the setpoint persisted for it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Protocol
 
 from control.model import DeviceState, GridState, Setpoint
 from control.ports import Clock
+from control.state import SentSetpoint
 
 
 class DeviceOffline(ConnectionError):
@@ -35,6 +38,14 @@ class DeviceDriver(Protocol):
     async def send(self, setpoint: Setpoint) -> dict: ...
 
     async def read(self) -> DeviceState: ...
+
+
+class Resumable(Protocol):
+    """A driver that takes over what a previous run of the service sent it."""
+
+    def resume(self, sent: SentSetpoint) -> None:
+        """``sent``: the setpoint the device last acknowledged, as persisted."""
+        ...
 
 
 def _revert_s(valid_until: datetime, now: datetime) -> int:
@@ -120,7 +131,14 @@ class SunSpecInverterDriver:
     The plan's curtailment power is the PV not produced [W]. It becomes a limit in % of the
     rating: (uncurtailed production − curtailment) / rating, where the uncurtailed
     production is the latest read while the inverter was not limiting (the rating before
-    one), so a curtailment always cuts below what the panels give.
+    one), so a curtailment always cuts below what the panels give. Its state's ``power_w``
+    is in the same convention, the curtailment in force (:meth:`curtailed_w`), so the
+    policy's base load (grid minus the controlled devices) holds the PV production.
+
+    Lifting a curtailment raises the export, so a controller that goes away must not lift
+    it: the inverter's revert timer is at least ``hold_s``, longer than a restart, and a
+    restarted service takes the production its limit was computed from back from the
+    previous run's last curtailment (:meth:`resume`), so it writes the same limit again.
 
     Parameters
     ----------
@@ -134,6 +152,8 @@ class SunSpecInverterDriver:
         Gets the ``device_telemetry`` rows of every read (as ``telemetry_id``).
     telemetry_id : str
         The inverter's own device id in telemetry.
+    hold_s : float
+        Shortest revert timer of a curtailment [s]; 0 reverts with the setpoint's expiry.
     """
 
     protocol = "sunspec"
@@ -146,6 +166,7 @@ class SunSpecInverterDriver:
         rated_w: float | None = None,
         telemetry: TelemetrySink | None = None,
         telemetry_id: str = "pv-inverter-1",
+        hold_s: float = 0.0,
     ) -> None:
         self.inverter = inverter
         self.clock = clock
@@ -154,6 +175,12 @@ class SunSpecInverterDriver:
         self.uncurtailed_w: float | None = None
         self.telemetry = telemetry
         self.telemetry_id = telemetry_id
+        self.hold_s = hold_s
+        self.resumed_curtail_w: float | None = None
+
+    def resume(self, sent: SentSetpoint) -> None:
+        """Take over from a previous run whose last curtailment was ``sent.power_w`` [W]."""
+        self.resumed_curtail_w = max(0.0, sent.power_w)
 
     def limit_pct(self, curtail_w: float) -> float:
         """The output limit [% of rating] for a curtailment of ``curtail_w`` [W]."""
@@ -165,7 +192,7 @@ class SunSpecInverterDriver:
     async def send(self, setpoint: Setpoint) -> dict:
         now = self.clock.now()
         pct = self.limit_pct(setpoint.power_w)
-        revert = _revert_s(setpoint.valid_until, now)
+        revert = max(_revert_s(setpoint.valid_until, now), int(self.hold_s))
         await self.inverter.set_limit_pct(pct, revert)
         payload = {"WMaxLimPct": round(pct, 2), "WMaxLimPct_RvrtTms": revert, "WMaxLim_Ena": 1}
         return _ack("Accepted", self.clock.now(), payload, rated_w=self.rated_w)
@@ -179,9 +206,25 @@ class SunSpecInverterDriver:
         limit = values.get("limit_pct")
         if produced is not None and (limit is None or limit >= 100):
             self.uncurtailed_w = max(0.0, -produced)
+        elif self.uncurtailed_w is None and self.resumed_curtail_w is not None:
+            if limit is not None and self.rated_w:  # the previous run's limit, still held
+                self.uncurtailed_w = limit / 100.0 * self.rated_w + self.resumed_curtail_w
         return DeviceState(
-            self.device_id, online=self.inverter.client.online, power_w=produced, at=now
+            self.device_id,
+            online=self.inverter.client.online,
+            power_w=self.curtailed_w(produced, limit),
+            at=now,
         )
+
+    def curtailed_w(self, produced_w: float | None, limit_pct: float | None) -> float | None:
+        """The curtailment in force [W], in the plan's convention (the PV not produced):
+        0 while the inverter is not limiting, else the uncurtailed production less what it
+        produces (site convention, ``produced_w`` <= 0). None when that is not known."""
+        if limit_pct is None or limit_pct >= 100:
+            return 0.0
+        if produced_w is None or self.uncurtailed_w is None:
+            return None
+        return max(0.0, self.uncurtailed_w + produced_w)
 
 
 class SunSpecBatteryDriver:

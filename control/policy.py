@@ -21,19 +21,27 @@ produced, >= 0). The rules run in this order:
    charger's energy belongs to its vehicle and a load's to its job), and only into each
    device's headroom, so re-balancing never breaks a device limit; what does not fit is
    dropped with a note. The site clamp (rule 4) then re-balances the site as a whole.
+   An offline device still runs on its last setpoint for up to ``setpoint_ttl_s`` after it
+   was found offline, then falls back on its own (:func:`fallback_w`); the site clamp keeps
+   room for that move, so the fallback of a lost device cannot take the site over a limit.
 3. **Device clamp** to ``[min_w, max_w]``; each clamp is logged.
 4. **Site clamp.** Base = grid meter power minus the measured power of the online
    controllable devices (what the site draws that the policy does not control; an offline
    device's real draw stays in it). ``base + Σ setpoints`` must stay within
-   ``[-max_export_w, max_import_w]``. Over import, in ``IMPORT_LEVERS`` order: stop PV
-   curtailment, reduce EV charging, reduce battery charging, switch off flexible loads (lowest
-   ``shed_priority`` first; critical loads never), then battery discharge, then V2G discharge.
+   ``[-max_export_w, max_import_w]``, and so must it plus the fallback room of rule 2, as far
+   as keeping that room does not push the net itself over the other limit. Over import, in
+   ``IMPORT_LEVERS`` order: stop PV curtailment, reduce EV charging, reduce battery
+   charging, switch off flexible loads (lowest ``shed_priority`` first; critical loads
+   never), then battery discharge, then V2G discharge.
    Over export, in ``EXPORT_LEVERS`` order: curtail PV (up to the PV known to be produced,
    ``-base``), reduce battery then V2G discharge, then charge the battery, then the EVs.
    Within a lever, devices are taken one after the other by id. Each changed device is logged.
 
 Every setpoint carries ``valid_until``: ``now + setpoint_ttl_s``, never past the plan slot's
 end + ttl for a planned one nor past the override's expiry for an overridden one.
+
+:func:`sequence` then picks what of a decision may go on the wire at once (make before
+break), since the devices apply their setpoints in no particular order.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from control.island import GRID, IslandActions
@@ -132,6 +140,45 @@ def safe_default_w(device: DeviceLimit, config: PolicyConfig) -> float:
     return min(max(wanted, device.min_w), device.max_w)
 
 
+def fallback_w(device: DeviceLimit) -> float | None:
+    """The power [W] a device goes to on its own once its setpoint lapses: a charger
+    without a profile charges at full power, a released battery and a machine past its
+    ``valid_until`` stop. None for PV curtailment, which the inverter holds on
+    (``control.devices.SunSpecInverterDriver`` ``hold_s``)."""
+    if device.kind == "pv":
+        return None
+    if device.kind == "charger":
+        return device.max_w
+    return min(max(0.0, device.min_w), device.max_w)
+
+
+def fallback_room_w(
+    snapshot: Snapshot, limits: SiteLimits, now: datetime, config: PolicyConfig
+) -> tuple[float, float]:
+    """How far the offline devices may still move the site's net on their own [W].
+
+    An offline device found offline at ``at``, last seen drawing ``power_w``, holds its last
+    setpoint at most until ``at + setpoint_ttl_s`` and then goes to :func:`fallback_w`;
+    after that its fallback is in the grid reading already. Devices never seen are left out.
+
+    Returns
+    -------
+    tuple of float
+        (import the fallbacks may add, >= 0; import they may remove, <= 0).
+    """
+    up = down = 0.0
+    ttl = timedelta(seconds=config.setpoint_ttl_s)
+    for d, dev in limits.devices.items():
+        s = snapshot.devices.get(d)
+        target = fallback_w(dev)
+        if s is None or s.online or s.power_w is None or s.at is None or target is None:
+            continue
+        if now < s.at + ttl:
+            up += max(target - s.power_w, 0.0)
+            down += min(target - s.power_w, 0.0)
+    return up, down
+
+
 def base_load_w(snapshot: Snapshot, limits: SiteLimits) -> float | None:
     """Uncontrollable site power [W]: grid meter minus the online controllable devices.
 
@@ -205,7 +252,8 @@ def decide(
         powers[d] = _clamp_device(d, ask.power_w, limits.devices[d], decision)
 
     if island is None or island.mode == GRID:
-        _clamp_site(powers, asks, snapshot, limits, decision)
+        room = fallback_room_w(snapshot, limits, now, config)
+        _clamp_site(powers, asks, snapshot, limits, decision, room)
 
     for d, ask in asks.items():
         if d not in online:
@@ -319,6 +367,7 @@ def _clamp_site(
     snapshot: Snapshot,
     limits: SiteLimits,
     decision: Decision,
+    room: tuple[float, float] = (0.0, 0.0),
 ) -> None:
     base = base_load_w(snapshot, limits)
     if base is None:
@@ -332,8 +381,9 @@ def _clamp_site(
         for d in powers
         if not limits.devices[d].critical and asks[d].source != "island"
     ]
-    if net > limits.max_import_w + EPS_W:
-        excess = net - limits.max_import_w
+    up, down = room
+    if net + up > limits.max_import_w + EPS_W and net + limits.max_export_w > EPS_W:
+        excess = min(net + up - limits.max_import_w, net + limits.max_export_w)
         for kind, bound in IMPORT_LEVERS:
             for dev in _lever_order([d for d in movable if d.kind == kind]):
                 cut = min(excess, powers[dev.device_id] - bound(dev))
@@ -341,8 +391,8 @@ def _clamp_site(
                     powers[dev.device_id] -= cut
                     excess -= cut
         limit = "max_import_w"
-    elif net < -limits.max_export_w - EPS_W:
-        deficit = -limits.max_export_w - net
+    elif net + down < -limits.max_export_w - EPS_W and limits.max_import_w - net > EPS_W:
+        deficit = min(-limits.max_export_w - net - down, limits.max_import_w - net)
         pv_known_w = max(-base, 0.0)
         for kind, bound in EXPORT_LEVERS:
             for dev in _lever_order([d for d in movable if d.kind == kind]):
@@ -365,3 +415,63 @@ def _clamp_site(
         decision.notes.append(
             f"site net {final:.0f} W stays outside the grid limits: no lever left"
         )
+
+
+def sequence(
+    setpoints: dict[str, Setpoint],
+    snapshot: Snapshot,
+    limits: SiteLimits,
+    min_move_w: float = 100.0,
+    in_flight: tuple[float, float] = (0.0, 0.0),
+) -> dict[str, Setpoint]:
+    """Make before break: the setpoints of one cycle that may go on the wire now.
+
+    They land on the devices in any order, so a move towards a grid limit must fit on its
+    own: the import the increases add may not take the grid reading past ``max_import_w``
+    before the decreases have shown in the readings, nor may the decreases take it past
+    ``max_export_w`` before the increases have. Moves sent a cycle ago may be in a device's
+    reading but not yet in the grid meter's, so they count as not measured either
+    (``in_flight``). A move that does not fit (devices by id, each taking what room is
+    left) is held at the device's measured power; a later cycle, with the other moves
+    measured, sends the rest. Moves below ``min_move_w`` [W] (reading noise), devices
+    offline or without a reading, and a site without a grid reading are left as they are.
+
+    Parameters
+    ----------
+    setpoints : dict of str to Setpoint
+        The policy's decision [W].
+    snapshot : Snapshot
+        The readings the decision was made on [W].
+    limits : SiteLimits
+        The grid connection [W].
+    min_move_w : float
+        Smallest move that is sequenced [W].
+    in_flight : tuple of float
+        Import the moves sent a cycle ago add (>= 0) and remove (<= 0) [W].
+
+    Returns
+    -------
+    dict of str to Setpoint
+        The setpoints to send, those held back at their device's measured power [W].
+    """
+    grid_w = snapshot.grid.power_w
+    if grid_w is None:
+        return dict(setpoints)
+    out = dict(setpoints)
+    room_up = max(limits.max_import_w - grid_w - in_flight[0], 0.0)
+    room_down = max(grid_w + limits.max_export_w + in_flight[1], 0.0)
+    for d, sp in sorted(setpoints.items()):
+        state = snapshot.devices.get(d)
+        if sp.source == "offline" or state is None or not state.online or state.power_w is None:
+            continue
+        move = sp.power_w - state.power_w
+        if abs(move) < min_move_w:
+            continue
+        fits = min(move, room_up) if move > 0 else max(move, -room_down)
+        if move > 0:
+            room_up -= fits
+        else:
+            room_down += fits
+        if fits != move:
+            out[d] = replace(sp, power_w=state.power_w + fits)
+    return out

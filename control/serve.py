@@ -56,7 +56,8 @@ class ServeParams:
     lake_root, raw_root : str
         Lake (plans, fleet) and raw landing root (commands, events, telemetry).
     state_path : str
-        The service's state file.
+        The service's state file; the CSMS keeps its open transactions next to it, in
+        ``<stem>.ocpp-transactions.json``.
     api_host, api_port : str, int
         Control API address (OpenAPI at /docs).
     api_token : str or None
@@ -91,6 +92,9 @@ class ServeParams:
     plan_slot_s, plan_refresh_s : float
         Plan slot length (15 minutes; shorter only in tests) and how often the plan in force
         is re-read from the lake [s].
+    curtail_hold_s : float
+        How long the inverter keeps a PV curtailment once the service is gone [s]: lifting
+        it would raise the export, so it outlasts a restart.
     """
 
     site_id: str = "warehouse-b"
@@ -123,6 +127,7 @@ class ServeParams:
     max_export_w: float = 50_000.0
     plan_slot_s: float = 900.0
     plan_refresh_s: float = 60.0
+    curtail_hold_s: float = 3600.0
 
 
 def site_limits(
@@ -254,6 +259,8 @@ async def serve_control(
         max_offline_s=params.ocpp_max_offline_s,
         v2x_stations=params.v2x_chargers,
     )
+    state_path = Path(params.state_path)
+    csms.ctx.transactions.keep_in(state_path.with_name(f"{state_path.stem}.ocpp-transactions.json"))
     mqtt_password = credentials.load(Path(params.mqtt_dir) / "credentials.json").get(SERVICE_USER)
     channel = None
     if mqtt_password:
@@ -276,7 +283,11 @@ async def serve_control(
     drivers = {c: OcppChargerDriver(csms, c, clock) for c in params.chargers}
     telemetry = TelemetryBuffer(params.raw_root, params.site_id, params.telemetry_s)
     drivers["pv-curtailment"] = SunSpecInverterDriver(
-        inverter, clock, rated_w=limits.devices["pv-curtailment"].max_w, telemetry=telemetry
+        inverter,
+        clock,
+        rated_w=limits.devices["pv-curtailment"].max_w,
+        telemetry=telemetry,
+        hold_s=params.curtail_hold_s,
     )
     drivers["battery-1"] = SunSpecBatteryDriver(battery, clock, telemetry=telemetry)
     if channel is not None:

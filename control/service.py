@@ -1,7 +1,10 @@
 """The dispatch loop: plan + telemetry + overrides → policy → setpoints on the wire.
 
 One :meth:`ControlService.tick` reads the plan slot in force and every device, asks the pure
-policy for a decision, sends the setpoints that changed or are close to expiry, lands a
+policy for a decision, sends the setpoints that changed or are close to expiry (in grid mode
+make-before-break: a move towards a grid limit waits until the moves making room for it,
+and the previous cycle's moves, show in the readings, :func:`control.policy.sequence`),
+lands a
 ``device_commands`` row per send (with the device's answer) and the cycle's events, and
 persists the state. :meth:`ControlService.run` ticks every ``cycle_s`` until stopped.
 
@@ -32,6 +35,7 @@ from control.model import (
     SiteLimits,
     Snapshot,
 )
+from control.policy import sequence
 from control.ports import Clock
 from control.state import SentSetpoint, StateStore
 
@@ -71,6 +75,9 @@ class ServiceConfig:
         Wait before sending again to a device whose send failed [s].
     max_override_s : float
         Longest manual override accepted [s].
+    sequence_w : float
+        Setpoint moves from this size on go out make-before-break
+        (:func:`control.policy.sequence`) [W].
     policy_config : object
         Passed to the policy as ``config``.
     island : control.island.IslandConfig or None
@@ -86,6 +93,7 @@ class ServiceConfig:
     io_timeout_s: float = 10.0
     retry_s: float = 30.0
     max_override_s: float = 24 * 3600.0
+    sequence_w: float = 100.0
     policy_config: Any = None
     island: Any = None
 
@@ -164,12 +172,17 @@ class ControlService:
         self.recorder = recorder
         self.state_store = state_store
         self.state = state_store.load()
+        for device_id, sent in self.state.sent.items():
+            resume = getattr(registry.drivers.get(device_id), "resume", None)
+            if resume is not None:  # control.devices.Resumable
+                resume(sent)
         self.devices: dict[str, DeviceStatus] = {}
         self.plan: PlanSlot | None = None
         self.decision: Decision | None = None
         self.last_tick: datetime | None = None
         self.ticks = 0
         self._resend = set(registry.ids())  # everything goes on the wire once after a start
+        self._in_flight = (0.0, 0.0)  # import last cycle's sends add, remove [W]
         self._started = False
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -196,7 +209,7 @@ class ControlService:
                 self.decision = decision
                 if self.config.island is None:
                     self._note_mode(cycle, decision)
-                await self._send_due(cycle, decision)
+                await self._send_due(cycle, decision, snapshot)
             self.last_tick = cycle.now
             self.ticks += 1
             self._persist(cycle)
@@ -286,8 +299,7 @@ class ControlService:
                 state, error = DeviceState(device_id, online=False, at=cycle.now), repr(result)
             else:
                 state, error = result, None
-            self._update_device(cycle, device_id, state, error)
-            states[device_id] = state
+            states[device_id] = self._update_device(cycle, device_id, state, error)
         try:
             grid = await self._io(self.registry.read_grid())
         except Exception as error:
@@ -297,13 +309,30 @@ class ControlService:
 
     def _update_device(
         self, cycle: _Cycle, device_id: str, state: DeviceState, error: str | None
-    ) -> None:
+    ) -> DeviceState:
+        """Record this cycle's reading; a device without one keeps its last known state
+        (:meth:`_last_known`), which the policy needs to foresee its fallback."""
         old = self.devices.get(device_id)
         was_online = None if old is None else old.state.online
         if state.online != was_online and (was_online is not None or not state.online):
             kind = "device_online" if state.online else "device_offline"
             cycle.events.append(self._event(cycle, kind, device_id, error=error))
+        if not state.online and state.power_w is None and old is not None:
+            state = self._last_known(old.state, cycle.now)
         self.devices[device_id] = DeviceStatus(state, error, old.retry_at if old else None)
+        return state
+
+    def _last_known(self, seen: DeviceState, now: datetime) -> DeviceState:
+        """An offline device as last known: the power it was last seen drawing, or the
+        setpoint it acknowledged after that (it was on its way there), timed when it was
+        found offline (it may hold that setpoint until then plus the setpoint's lifetime)."""
+        if not seen.online:
+            return seen  # found offline before: known as it was then
+        power_w = seen.power_w
+        sent = self.state.sent.get(seen.device_id)
+        if sent is not None and (seen.at is None or sent.sent_at > seen.at):
+            power_w = sent.power_w
+        return DeviceState(seen.device_id, False, power_w, seen.soc_pct, now)
 
     def _note_mode(self, cycle: _Cycle, decision: Decision) -> None:
         old, new = self.state.mode, decision.mode
@@ -332,9 +361,15 @@ class ControlService:
             return "expiring"
         return None
 
-    async def _send_due(self, cycle: _Cycle, decision: Decision) -> None:
+    async def _send_due(self, cycle: _Cycle, decision: Decision, snapshot: Snapshot) -> None:
+        setpoints, in_flight = decision.setpoints, self._in_flight
+        self._in_flight = (0.0, 0.0)
+        if decision.mode == "grid":  # make before break (control.policy.sequence)
+            setpoints = sequence(
+                setpoints, snapshot, self.config.limits, self.config.sequence_w, in_flight
+            )
         jobs = []
-        for device_id, sp in sorted(decision.setpoints.items()):
+        for device_id, sp in sorted(setpoints.items()):
             if device_id not in self.registry or sp.source == "offline":
                 continue  # not driven here, or offline: it reverts on its own expiry
             status = self.devices.get(device_id)
@@ -345,7 +380,18 @@ class ControlService:
             reason = self._due(sp, cycle.now)
             if reason is not None:
                 jobs.append(self._send_one(cycle, sp, reason))
+                self._note_move(sp, snapshot)
         await asyncio.gather(*jobs)
+
+    def _note_move(self, sp: Setpoint, snapshot: Snapshot) -> None:
+        """Add what ``sp`` moves the site's import [W] to this cycle's moves, which the
+        next cycle's grid reading may not show yet."""
+        state = snapshot.devices.get(sp.device_id)
+        if state is None or not state.online or state.power_w is None:
+            return
+        move = sp.power_w - state.power_w
+        up, down = self._in_flight
+        self._in_flight = (up + max(move, 0.0), down + min(move, 0.0))
 
     async def _send_one(self, cycle: _Cycle, sp: Setpoint, reason: str) -> None:
         driver = self.registry[sp.device_id]
@@ -403,7 +449,8 @@ class ControlService:
         state = old.state if old else DeviceState(device_id, online=False)
         if state.online:
             cycle.events.append(self._event(cycle, "device_offline", device_id, error=error))
-        offline = DeviceState(device_id, False, state.power_w, state.soc_pct, cycle.now)
+        at = cycle.now if state.online else state.at
+        offline = DeviceState(device_id, False, state.power_w, state.soc_pct, at)
         retry_at = cycle.now + timedelta(seconds=self.config.retry_s)
         self.devices[device_id] = DeviceStatus(offline, error, retry_at)
 

@@ -4,13 +4,24 @@ OCPP 2.x TransactionEvent is keyed on ``(transactionId, seqNo)``; the OCPP 1.6 e
 StartTransaction (keyed on connector and start time, so a resent start gets the same id) and
 StopTransaction (keyed on the transaction id). Every resend is still answered; only the
 recording is skipped.
+
+The open transactions can be kept in a file (:meth:`TransactionStore.keep_in`), so a
+restarted CSMS still knows them: a station reports a running transaction again only at its
+next meter interval, and without it the first setpoint after a restart would go out as a
+second, TxDefault profile instead of replacing the transaction's TxProfile.
 """
 
 from __future__ import annotations
 
-import itertools
+import json
+import logging
+import os
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,9 +45,45 @@ class TransactionStore:
     def __init__(self, max_transactions: int = 100_000) -> None:
         self._txs: OrderedDict[str, _Tx] = OrderedDict()
         self._starts_16: dict[tuple[str, int, str], int] = {}
-        self._ids_16 = itertools.count(1)
+        self._next_16 = 1
         self._open: dict[str, str] = {}
         self._max = max_transactions
+        self._path: Path | None = None
+
+    def keep_in(self, path: str | Path) -> None:
+        """Take over the open transactions saved in ``path`` (JSON) and save them there,
+        replaced atomically, whenever one starts or ends."""
+        self._path = Path(path)
+        try:
+            saved = json.loads(self._path.read_text()) if self._path.exists() else {}
+        except (OSError, ValueError) as error:
+            LOG.error("open transactions in %s unreadable (%s): starting empty", path, error)
+            saved = {}
+        for station_id, (transaction_id, evse_id) in saved.get("open", {}).items():
+            key = f"{station_id}/{transaction_id}"
+            self._txs.setdefault(key, _Tx(station_id, int(evse_id)))
+            self._open[station_id] = key
+        self._next_16 = max(self._next_16, int(saved.get("next_id_16", 1)))
+
+    def _save(self) -> None:
+        if self._path is None:
+            return
+        open_txs = {
+            station_id: [key.split("/", 1)[1], self._txs[key].evse_id]
+            for station_id, key in self._open.items()
+            if key in self._txs
+        }
+        tmp = self._path.with_name(f".{self._path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(
+                json.dumps({"open": open_txs, "next_id_16": self._next_16}, sort_keys=True)
+            )
+            os.replace(tmp, self._path)
+        except OSError:  # the CSMS goes on; a restart would forget these transactions
+            LOG.exception("open transactions not saved to %s", self._path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def record_event(
         self, station_id: str, transaction_id: str, seq_no: int, event_type: str, evse_id: int
@@ -56,8 +103,10 @@ class TransactionStore:
             tx.ended = True
             if self._open.get(station_id) == key:
                 del self._open[station_id]
-        elif not tx.ended:
+                self._save()
+        elif not tx.ended and self._open.get(station_id) != key:
             self._open[station_id] = key
+            self._save()
         return True
 
     def start_16(self, station_id: str, connector_id: int, timestamp: str) -> tuple[int, bool]:
@@ -65,7 +114,7 @@ class TransactionStore:
         key = (station_id, connector_id, timestamp)
         if key in self._starts_16:
             return self._starts_16[key], False
-        tx_id = next(self._ids_16)
+        tx_id, self._next_16 = self._next_16, self._next_16 + 1
         self._starts_16[key] = tx_id
         self.record_event(station_id, str(tx_id), 0, "Started", connector_id)
         return tx_id, True

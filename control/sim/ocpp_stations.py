@@ -6,6 +6,12 @@ station's charging profile (or at full power without one), discharges when an OC
 follows: ``dSoC = P * dt / capacity``. Every meter interval the station sends a
 TransactionEvent with power [W], energy [Wh] and SoC [%]. ``time_scale`` speeds up the EV's
 clock, so tests see SoC move within seconds.
+
+The EV keeps charging while the station is away from the CSMS, as a real one does: on its
+profile until the profile's ``validTo``, then at full power. :meth:`SimStation.cut_link`
+drops the websocket without a close frame and keeps the station away until
+:meth:`SimStation.restore_link`; the transaction goes on and, as with a real station, is
+reported again at the next meter interval after the reconnection's BootNotification.
 """
 
 from __future__ import annotations
@@ -106,6 +112,18 @@ class SimStation:
         self.transaction_id = uuid.uuid4().hex[:16]
         self.seq_no = 0
         self.link = None
+        self.link_up = True
+
+    def cut_link(self) -> None:
+        """Lose the network: the websocket dies without a close frame (as when a cellular
+        link drops) and the station stays away until :meth:`restore_link`."""
+        self.link_up = False
+        if self.link is not None:
+            self.link._connection.transport.abort()
+
+    def restore_link(self) -> None:
+        """Let the station reconnect (``run_station`` with ``reconnect``)."""
+        self.link_up = True
 
     def wanted_power_w(self, now: datetime) -> float:
         """The power the station's active profile asks for [W] (full power without one)."""
@@ -225,6 +243,14 @@ class _Link201(_Link, ChargePoint201):
 _LINKS = {"2.1": ("ocpp2.1", _Link21), "2.0.1": ("ocpp2.0.1", _Link201)}
 
 
+async def _drive_ev(station: SimStation, meter_interval_s: float, time_scale: float) -> None:
+    """Step the EV every meter interval while no session does it, until cancelled."""
+    while True:
+        await asyncio.sleep(meter_interval_s)
+        if station.link is None:
+            station.tick(meter_interval_s * time_scale, datetime.now(UTC))
+
+
 async def _session(station: SimStation, link, meter_interval_s: float, time_scale: float) -> None:
     calls = link._calls
     boot = calls.BootNotification(
@@ -239,6 +265,8 @@ async def _session(station: SimStation, link, meter_interval_s: float, time_scal
         suppress=False,
     )
     event_type = "Started" if station.seq_no == 0 else "Updated"
+    if event_type == "Updated":  # back after a drop: the transaction is reported on schedule
+        await asyncio.sleep(meter_interval_s)
     while True:
         now = datetime.now(UTC)
         # OCPP 2.1 has no discharging state: V2X discharge is reported as Charging
@@ -252,11 +280,11 @@ async def _session(station: SimStation, link, meter_interval_s: float, time_scal
             evse={"id": 1, "connector_id": 1},
             meter_value=station.meter_value(now),
         )
+        station.seq_no += 1  # counts messages sent, whether or not the reply comes back
         await link.call(event, suppress=False)
-        station.seq_no += 1
         event_type = "Updated"
         await asyncio.sleep(meter_interval_s)
-        station.tick(meter_interval_s * time_scale, datetime.now(UTC))
+        station.tick(meter_interval_s * time_scale, datetime.now(UTC))  # reported next
 
 
 async def _cancel_all(tasks: list[asyncio.Task]) -> list:
@@ -282,47 +310,60 @@ async def run_station(
     time_scale: float = 1.0,
     reconnect: bool = True,
 ) -> None:
-    """Connect, boot and report meter values until cancelled; reconnects after a drop.
+    """Connect, boot and report meter values until cancelled; reconnects after a drop
+    (once the link is up again, see :meth:`SimStation.cut_link`). The EV is driven for as
+    long as this runs, connected or not.
 
     A refused handshake (HTTP 401/404) ends the coroutine with ``InvalidStatus``.
     """
-    subprotocol, link_class = _LINKS[station.version]
     url = f"{csms_url.rstrip('/')}/{quote(station.station_id, safe='')}"
     headers = {}
     if password is not None:
         token = base64.b64encode(f"{station.station_id}:{password}".encode()).decode()
         headers["Authorization"] = f"Basic {token}"
-    while True:
-        try:
-            async with connect(
-                url,
-                subprotocols=[subprotocol],
-                additional_headers=headers,
-                ssl=ssl_context,
-                compression=None,
-                open_timeout=60,
-            ) as ws:
-                link = link_class(station.station_id, ws, response_timeout=30)
-                link.station = station
-                station.link = link
-                reader = asyncio.create_task(link.start())
-                session = asyncio.create_task(_session(station, link, meter_interval_s, time_scale))
-                try:
-                    await asyncio.wait({reader, session}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    results = await _cancel_all([reader, session])
-                for result in results:
-                    if isinstance(result, Exception) and not isinstance(result, ConnectionClosed):
-                        LOG.warning("%s: session ended: %r", station.station_id, result)
-        except InvalidStatus:
-            raise
-        except (OSError, ConnectionClosed, TimeoutError) as error:
-            LOG.info("%s: connection lost (%s)", station.station_id, error)
-        finally:
-            station.link = None
-        if not reconnect:
-            return
-        await asyncio.sleep(1.0)
+    ev = asyncio.create_task(_drive_ev(station, meter_interval_s, time_scale))
+    try:
+        while True:
+            while not station.link_up:
+                await asyncio.sleep(0.05)
+            await _connection(station, url, headers, ssl_context, meter_interval_s, time_scale)
+            if not reconnect:
+                return
+            await asyncio.sleep(1.0)
+    finally:
+        await _cancel_all([ev])
+
+
+async def _connection(station, url, headers, ssl_context, meter_interval_s, time_scale) -> None:
+    """One connection: boot and report until it is lost (a refused handshake raises)."""
+    subprotocol, link_class = _LINKS[station.version]
+    try:
+        async with connect(
+            url,
+            subprotocols=[subprotocol],
+            additional_headers=headers,
+            ssl=ssl_context,
+            compression=None,
+            open_timeout=60,
+        ) as ws:
+            link = link_class(station.station_id, ws, response_timeout=30)
+            link.station = station
+            station.link = link
+            reader = asyncio.create_task(link.start())
+            session = asyncio.create_task(_session(station, link, meter_interval_s, time_scale))
+            try:
+                await asyncio.wait({reader, session}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                results = await _cancel_all([reader, session])
+            for result in results:
+                if isinstance(result, Exception) and not isinstance(result, ConnectionClosed):
+                    LOG.warning("%s: session ended: %r", station.station_id, result)
+    except InvalidStatus:
+        raise
+    except (OSError, ConnectionClosed, TimeoutError) as error:
+        LOG.info("%s: connection lost (%s)", station.station_id, error)
+    finally:
+        station.link = None
 
 
 def sample_stations(

@@ -66,15 +66,16 @@ def test_curtailment_becomes_a_limit_below_the_uncurtailed_production_with_rever
     inv = FakeInverter()
     drv = SunSpecInverterDriver(inv, Clock())
     state = run(drv.read())
-    assert state.device_id == "pv-curtailment" and state.online and state.power_w == -60_000.0
+    # its power is the curtailment in force (the plan's convention): none while not limiting
+    assert state.device_id == "pv-curtailment" and state.online and state.power_w == 0.0
     ack = run(drv.send(sp("pv-curtailment", 20_000.0, ttl_s=900)))
     assert inv.calls == [(40.0, 900)]
     assert ack["payload"]["WMaxLimPct_RvrtTms"] == 900
     run(drv.send(sp("pv-curtailment", 0.0)))
     assert inv.calls[-1][0] == 100.0
     inv.values = {"power_w": -40_000.0, "rated_w": 100_000.0, "limit_pct": 40.0}
-    run(drv.read())  # limited: not a measure of what the panels give
-    assert drv.uncurtailed_w == 60_000.0
+    state = run(drv.read())  # limited: not a measure of what the panels give
+    assert drv.uncurtailed_w == 60_000.0 and state.power_w == 20_000.0
 
 
 class FakeLoad:
