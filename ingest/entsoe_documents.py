@@ -9,6 +9,10 @@ forward-filled by entsoe-py's parser.
 
 Without an API key the same client runs on recorded documents: :func:`recorded_session`
 mounts a ``requests`` adapter that answers every request with a file.
+
+A document that entsoe-py cannot parse, or whose values are not plausible numbers (``inf``,
+or beyond :data:`MAX_ABS_VALUE`), raises :class:`EntsoeDocumentError` naming the problem. A
+document without any point gives an empty frame, as "no matching data" from the API does.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ from pipelines.log_redaction import redact, redact_credentials_in_logs
 PSR_BY_NAME = {name: code for code, name in PSRTYPE_MAPPINGS.items() if code.startswith("B")}
 CONSUMPTION = "Actual Consumption"
 
+MAX_ABS_VALUE = 1e9
+"""Largest magnitude of a quantity [MW] or price [EUR/MWh] taken from a document; no grid
+comes near it (a whole bidding zone is below 1e6 MW), so a larger value is corruption."""
+
 GENERATION_SCHEMA = {
     "zone": pl.String,
     "ts_utc": pl.Datetime("us", "UTC"),
@@ -40,6 +48,29 @@ GENERATION_SCHEMA = {
 
 class EntsoeDocumentError(ValueError):
     """A document cannot be parsed as the expected ENTSO-E document type."""
+
+
+def _check_values(frame: pl.DataFrame, column: str, what: str) -> pl.DataFrame:
+    """``frame`` unchanged if every ``column`` value is finite and within
+    :data:`MAX_ABS_VALUE`; else :class:`EntsoeDocumentError` naming the first bad point."""
+    value = pl.col(column)
+    bad = frame.filter(~value.is_finite() | (value.abs() > MAX_ABS_VALUE))
+    if bad.height:
+        ts, number = bad.select("ts_utc", column).row(0)
+        raise EntsoeDocumentError(
+            f"{what} {number} at {ts:%Y-%m-%dT%H:%MZ} is not a plausible number "
+            f"({bad.height} such points): the document is corrupt"
+        )
+    return frame
+
+
+def _utc_index(series: pd.Series, what: str) -> pd.DatetimeIndex:
+    """The series' time index in UTC; EntsoeDocumentError if entsoe-py gave no times."""
+    if not isinstance(series.index, pd.DatetimeIndex) or series.index.tz is None:
+        raise EntsoeDocumentError(
+            f"{what}: entsoe-py returned no UTC time index ({type(series.index).__name__})"
+        )
+    return series.index.tz_convert("UTC")
 
 
 class _RecordedAdapter(requests.adapters.BaseAdapter):
@@ -121,7 +152,7 @@ def generation_frame(wide: pd.DataFrame, zone: str) -> pl.DataFrame:
         parts.append(
             pl.DataFrame(
                 {
-                    "ts_utc": pl.Series(series.index.tz_convert("UTC")),
+                    "ts_utc": pl.Series(_utc_index(series, f"A75 {name}")),
                     "power_mw": series.to_numpy(dtype=float),
                 }
             ).with_columns(
@@ -137,6 +168,7 @@ def generation_frame(wide: pd.DataFrame, zone: str) -> pl.DataFrame:
         (pl.col("power_mw") * pl.col("interval_s") / 3600).alias("energy_mwh"),
         pl.col("ts_utc").dt.convert_time_zone("UTC").dt.cast_time_unit("us"),
     )
+    _check_values(frame, "power_mw", f"power_mw ({zone})")
     return frame.select([pl.col(c).cast(t) for c, t in GENERATION_SCHEMA.items()]).sort(
         "ts_utc", "production_type", "mode"
     )
@@ -188,14 +220,20 @@ def _parse(parser, xml_text: str, what: str, *args):
 
 
 def _series_frame(series: pd.Series, value_col: str) -> pl.DataFrame:
+    """``ts_utc`` and ``value_col`` of a series, NaN (a gap) dropped, the last of duplicate
+    times kept; empty for a document without points. EntsoeDocumentError on an
+    implausible value or a series without times."""
     series = series.dropna()
+    if series.empty:
+        return pl.DataFrame(schema={"ts_utc": pl.Datetime("us", "UTC"), value_col: pl.Float64})
     series = series[~series.index.duplicated(keep="last")]
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         {
-            "ts_utc": pl.Series(series.index.tz_convert("UTC")),
+            "ts_utc": pl.Series(_utc_index(series, value_col)),
             value_col: series.to_numpy(dtype=float),
         }
     ).with_columns(pl.col("ts_utc").dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
+    return _check_values(frame, value_col, value_col)
 
 
 def parse_prices_xml(xml_text: str, zone: str) -> pl.DataFrame:
@@ -329,7 +367,10 @@ def generation_zone(xml_text: str, preferred: str | None = None) -> str:
 def read_flows_xml(path: str | Path) -> pl.DataFrame:
     """A recorded A11 document, its direction read from ``out_Domain`` → ``in_Domain``."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EntsoeDocumentError(f"{path}: {exc}") from exc
     into, out_of = document_zones(text, "in_Domain.mRID"), document_zones(text, "out_Domain.mRID")
     if not into or not out_of:
         raise EntsoeDocumentError(f"{path}: no in_Domain/out_Domain: not an A11 flow document")

@@ -130,10 +130,17 @@ def _check_text_head(path: Path, head: bytes) -> None:
         raise _fail(path, "binary content, not CSV text", "check that the right file was delivered")
 
 
-def _header_names(head: bytes) -> list[str]:
-    """The column names on the first line (csv quoting rules)."""
+def _header_names(path: Path, head: bytes) -> list[str]:
+    """The column names on the first line (csv quoting rules); MeterFileError if unreadable.
+
+    A stray carriage return or NUL inside the line makes the csv module give up; that is
+    a damaged file, reported as such and not as a crash.
+    """
     text = head.removeprefix(_UTF8_BOM).split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    return next(csv.reader([text.rstrip("\r")]))
+    try:
+        return next(csv.reader([text.rstrip("\r")]), [])
+    except csv.Error as exc:
+        raise _fail(path, f"cannot read the header line ({exc})", "re-export it", line=1) from exc
 
 
 def _first_bad_utf8_line(data: mmap.mmap | bytes) -> tuple[int, str] | None:
@@ -255,7 +262,7 @@ def _read_csv(path: Path) -> pl.DataFrame:
     with path.open("rb") as handle:
         head = handle.read(_HEAD_BYTES)
         _check_text_head(path, head)
-        names = list(_renamed(path, _header_names(head), line=1).values())
+        names = list(_renamed(path, _header_names(path, head), line=1).values())
         check_columns(path, names)
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
             if data.find(b'"') == -1 and data.find(b"\x1f") == -1:

@@ -10,17 +10,25 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from ingest.meter_files import read_meter_export
 from pipelines import lake
-from pipelines.meters import merge_readings, validate_meter_rows
+from pipelines.meters import MeterBatch, merge_readings, validate_meter_rows
+from pipelines.meters.parse import parse_ts_local, parse_ts_utc
 from pipelines.schemas import SCHEMAS
 
 CONFLICT_REASON = "conflicts with stored reading"
+OUT_OF_RANGE_REASON = "timestamp out of range"
+
+#: Readings must start in ``[EARLIEST_READING_UTC, LATEST_READING_UTC)`` [UTC]. A time
+#: outside is a broken meter clock or export, and a year before 1 or after 9999 cannot
+#: even name a lake partition.
+EARLIEST_READING_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_READING_UTC = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ REASON_FAMILIES = (
     "irregular cumulative reading",
     "negative energy",
     "exceeds meter capacity",
+    OUT_OF_RANGE_REASON,
 )
 
 
@@ -109,6 +118,73 @@ def _day_partitions(accepted: pl.DataFrame):
                 yield (site_id, day), block.filter(pl.col("site_id") == site_id)
 
 
+def _outside_window(accepted: pl.DataFrame) -> bool:
+    """Whether an accepted reading starts outside the window (compared as integers [us],
+    since a year before 1 has no Python datetime)."""
+    if accepted.is_empty():
+        return False
+    ts_us = accepted["ts_utc"].to_physical()
+    lo, hi = (int(t.timestamp() * 1_000_000) for t in (EARLIEST_READING_UTC, LATEST_READING_UTC))
+    return ts_us.min() < lo or ts_us.max() >= hi  # type: ignore[operator]
+
+
+def _out_of_range(raw: pl.DataFrame) -> pl.Series:
+    """Rows whose timestamp reads as an instant outside the window; unreadable ones are
+    left to validation. A ``ts_local`` time, whose UTC offset is known only after
+    validation, must lie a day inside the window, so its instant surely does."""
+    if "ts_utc" in raw.columns:
+        ts, margin = parse_ts_utc(raw["ts_utc"]), timedelta(0)
+    else:
+        ts, margin = parse_ts_local(raw["ts_local"]).dt.replace_time_zone("UTC"), timedelta(days=1)
+    earliest, latest = EARLIEST_READING_UTC + margin, LATEST_READING_UTC - margin
+    return ((ts < earliest) | (ts >= latest)).fill_null(False)
+
+
+def _quarantine_rows(raw: pl.DataFrame, reason: pl.Expr, now: datetime) -> pl.DataFrame:
+    """``meter_quarantine`` rows (without ``source``) for raw rows, as validation writes
+    them: the row's input columns as JSON text."""
+    inputs = [c for c in raw.columns if c not in ("row_number", "source")]
+    return raw.select(
+        pl.col("row_number").cast(pl.Int64),
+        pl.struct(pl.col(inputs).cast(pl.String)).struct.json_encode().alias("raw_row"),
+        reason.alias("reason"),
+        pl.lit(now).cast(SCHEMAS["meter_quarantine"]["ingested_at_utc"]).alias("ingested_at_utc"),
+    )
+
+
+def _validate(
+    raw: pl.DataFrame, registry: pl.DataFrame, timezone: str, now: datetime
+) -> tuple[MeterBatch, pl.DataFrame]:
+    """Validate the rows; rows dated outside the window are quarantined instead.
+
+    Returns the :class:`~pipelines.meters.MeterBatch` of the rows inside the window and
+    the quarantine rows (without ``source``) of those outside it. ``ts_utc`` times are
+    checked on the accepted readings (cheap), and parsed again only when one is outside;
+    ``ts_local`` times before validation, whose time-zone step fails on a year outside
+    1 to 9999.
+    """
+
+    def validate(rows: pl.DataFrame) -> MeterBatch:
+        return validate_meter_rows(rows, registry, ingested_at_utc=now, timezone=timezone)
+
+    empty = pl.DataFrame(schema=SCHEMAS["meter_quarantine"]).drop("source")
+    column = "ts_utc" if "ts_utc" in raw.columns else "ts_local"
+    batch = validate(raw) if column == "ts_utc" else None
+    if batch is not None and not _outside_window(batch.accepted):
+        return batch, empty
+    outside = _out_of_range(raw)
+    if not outside.any():
+        return (batch if batch is not None else validate(raw)), empty
+    if "row_number" not in raw.columns:  # keep each row's number when rows are removed
+        raw = raw.with_row_index("row_number", offset=1)
+    reason = pl.format(
+        f"{OUT_OF_RANGE_REASON} ({EARLIEST_READING_UTC.year} to "
+        f"{LATEST_READING_UTC.year - 1}): '{{}}'",
+        pl.col(column).cast(pl.String),
+    )
+    return validate(raw.filter(~outside)), _quarantine_rows(raw.filter(outside), reason, now)
+
+
 def land_meter_rows(
     raw: pl.DataFrame,
     source: str,
@@ -121,11 +197,14 @@ def land_meter_rows(
 
     Each touched (site, UTC day) partition is read, merged with the new rows and
     replaced atomically. Rows that conflict with a stored reading go to quarantine
-    with the other rejected rows, under this source.
+    with the other rejected rows, under this source, and so do rows dated outside
+    ``[EARLIEST_READING_UTC, LATEST_READING_UTC)`` (reason ``timestamp out of range``).
     """
-    batch = validate_meter_rows(raw, registry, ingested_at_utc=now, timezone=timezone)
+    batch, out_of_range = _validate(raw, registry, timezone, now)
     accepted = batch.accepted.with_columns(pl.col("ts_utc").dt.date().alias("__day"))
-    quarantine = [batch.quarantined.with_columns(pl.lit(source).alias("source"))]
+    quarantine = [
+        q.with_columns(pl.lit(source).alias("source")) for q in (out_of_range, batch.quarantined)
+    ]
     merge_dupes = 0
     accepted_n = 0
     partitions = []
@@ -159,7 +238,7 @@ def land_meter_rows(
     lake.write_partition(lake_root, "meter_quarantine", quarantined, source)
     report = LandingReport(
         source=source,
-        rows_in=batch.rows_in,
+        rows_in=batch.rows_in + out_of_range.height,
         accepted=accepted_n,
         quarantined=quarantined.height,
         duplicates_ignored=batch.duplicates_ignored + merge_dupes,

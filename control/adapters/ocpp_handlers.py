@@ -3,15 +3,22 @@
 BootNotification, Heartbeat, StatusNotification, MeterValues and TransactionEvent (2.0.1 and
 2.1) or Start/StopTransaction (1.6). Meter values and status become telemetry rows;
 transactions are recorded once per ``(transactionId, seqNo)`` while every resend is answered.
+
+A payload that passes the schema but holds a value the CSMS cannot read (a timestamp that is
+not ISO 8601, an integer beyond the float range) is refused with a CALLERROR
+``PropertyConstraintViolation`` naming the field, before anything is recorded: a refused
+transaction event is recorded when the station resends it corrected, not skipped as a resend.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call_result as result16
@@ -30,6 +37,16 @@ LOG = logging.getLogger(__name__)
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@contextmanager
+def _readable(field: str = "") -> Iterator[None]:
+    """Refuse the call with ``PropertyConstraintViolation`` if reading ``field`` fails."""
+    try:
+        yield
+    except (ValueError, OverflowError) as exc:
+        cause = f"{field}: {exc}" if field else str(exc)
+        raise PropertyConstraintViolationError(details={"cause": cause}) from exc
 
 
 @dataclass
@@ -87,6 +104,21 @@ class _Common(GuardedRouting):
     def _heartbeat(self) -> object:
         return self._results.Heartbeat(current_time=utc_z(self.ctx.now()))
 
+    def _register_row(self, timestamp: str, energy_wh: int) -> dict:
+        """An OCPP 1.6 start or stop meter reading [Wh] as a telemetry row; refused if unreadable."""
+        with _readable("timestamp"):
+            ts = parse_ts(timestamp)
+        with _readable("meter reading"):
+            value = float(energy_wh)
+        return {
+            "site_id": self.ctx.site_id,
+            "device_id": self.id,
+            "ts_utc": ts,
+            "metric": "energy_wh",
+            "value": value,
+            "unit": "Wh",
+        }
+
 
 class _Handlers2x(_Common):
     @on("BootNotification")
@@ -103,13 +135,17 @@ class _Handlers2x(_Common):
 
     @on("StatusNotification")
     def on_status_notification(self, timestamp, connector_status, evse_id, **_):
-        row = status_row(self.ctx.site_id, self.id, parse_ts(timestamp), connector_status)
+        with _readable("timestamp"):
+            ts = parse_ts(timestamp)
+        row = status_row(self.ctx.site_id, self.id, ts, connector_status)
         self._land([row] if row else [])
         return self._results.StatusNotification()
 
     @on("MeterValues")
     def on_meter_values(self, evse_id, meter_value, **_):
-        self._land(meter_rows(self.ctx.site_id, self.id, meter_value))
+        with _readable():
+            rows = meter_rows(self.ctx.site_id, self.id, meter_value)
+        self._land(rows)
         return self._results.MeterValues()
 
     @on("TransactionEvent")
@@ -118,8 +154,10 @@ class _Handlers2x(_Common):
     ):
         evse_id = (payload.get("evse") or {}).get("id", 0)
         tx_id = transaction_info["transaction_id"]
+        with _readable():  # before recording: a refused event must count when resent
+            rows = meter_rows(self.ctx.site_id, self.id, payload.get("meter_value"))
         if self.ctx.transactions.record_event(self.id, tx_id, seq_no, event_type, evse_id):
-            self._land(meter_rows(self.ctx.site_id, self.id, payload.get("meter_value")))
+            self._land(rows)
         else:
             self.duplicates += 1
             LOG.info("%s: resent TransactionEvent %s/%s not recorded again", self.id, tx_id, seq_no)
@@ -163,28 +201,24 @@ class CsmsHandler16(_Common, ChargePoint16):
 
     @on("StatusNotification")
     def on_status_notification(self, connector_id, error_code, status, **payload):
-        ts = parse_ts(payload["timestamp"]) if payload.get("timestamp") else self.ctx.now()
+        with _readable("timestamp"):
+            ts = parse_ts(payload["timestamp"]) if payload.get("timestamp") else self.ctx.now()
         row = status_row(self.ctx.site_id, self.id, ts, status)
         self._land([row] if row else [])
         return result16.StatusNotification()
 
     @on("MeterValues")
     def on_meter_values(self, connector_id, meter_value, **_):
-        self._land(meter_rows(self.ctx.site_id, self.id, meter_value))
+        with _readable():
+            rows = meter_rows(self.ctx.site_id, self.id, meter_value)
+        self._land(rows)
         return result16.MeterValues()
 
     @on("StartTransaction")
     def on_start_transaction(self, connector_id, id_tag, meter_start, timestamp, **_):
+        row = self._register_row(timestamp, meter_start)  # before recording, as below
         tx_id, new = self.ctx.transactions.start_16(self.id, connector_id, timestamp)
         if new:
-            row = {
-                "site_id": self.ctx.site_id,
-                "device_id": self.id,
-                "ts_utc": parse_ts(timestamp),
-                "metric": "energy_wh",
-                "value": float(meter_start),
-                "unit": "Wh",
-            }
             self._land([row])
         else:
             self.duplicates += 1
@@ -192,18 +226,10 @@ class CsmsHandler16(_Common, ChargePoint16):
 
     @on("StopTransaction")
     def on_stop_transaction(self, meter_stop, timestamp, transaction_id, **payload):
-        if self.ctx.transactions.stop_16(self.id, transaction_id):
+        with _readable():  # before recording: a refused stop must count when resent
             rows = meter_rows(self.ctx.site_id, self.id, payload.get("transaction_data") or [])
-            rows.append(
-                {
-                    "site_id": self.ctx.site_id,
-                    "device_id": self.id,
-                    "ts_utc": parse_ts(timestamp),
-                    "metric": "energy_wh",
-                    "value": float(meter_stop),
-                    "unit": "Wh",
-                }
-            )
+        rows.append(self._register_row(timestamp, meter_stop))
+        if self.ctx.transactions.stop_16(self.id, transaction_id):
             self._land(list({(r["ts_utc"], r["metric"]): r for r in rows}.values()))
         else:
             self.duplicates += 1

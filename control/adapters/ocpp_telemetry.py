@@ -5,12 +5,17 @@ Only whole-station values become rows (per-phase samples are skipped): ``power_w
 (import minus export, so V2X discharge is negative), ``energy_wh`` and
 ``energy_export_wh`` [Wh], ``soc_pct`` [%], ``current_a`` [A], ``voltage_v`` [V], and
 ``connector_status`` [code] from StatusNotification (codes in :data:`STATUS_CODES`).
+
+A sampled value that is not a finite number (``"abc"``, ``NaN``, ``1e400``, a multiplier that
+overflows) is logged and skipped; an entry whose timestamp cannot be read raises ValueError
+naming it, so the handler refuses the whole message before recording anything.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from datetime import datetime
 
 from control.adapters.ocpp_wire import parse_ts
@@ -54,7 +59,10 @@ def _value(sample: dict) -> tuple[str, str, float] | None:
     scale = _SCALE.get(raw_unit)
     if scale is None:
         return None
-    value = float(sample["value"]) * scale * 10 ** int(uom.get("multiplier", 0)) * sign
+    # a float power: an int one of a huge multiplier would take minutes (10 ** 10**9)
+    value = float(sample["value"]) * scale * 10.0 ** int(uom.get("multiplier", 0)) * sign
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {value}")
     return metric, unit, value
 
 
@@ -63,14 +71,22 @@ def meter_rows(site_id: str, station_id: str, meter_values: list[dict]) -> list[
 
     Import and export power at one timestamp are netted into one ``power_w`` row, as the
     telemetry key is (site, device, metric, ts).
+
+    Raises
+    ------
+    ValueError
+        An entry's timestamp is not an ISO 8601 time (the message names the entry).
     """
     rows: dict[tuple[datetime, str], dict] = {}
-    for entry in meter_values or []:
-        ts = parse_ts(entry["timestamp"])
+    for i, entry in enumerate(meter_values or []):
+        try:
+            ts = parse_ts(entry["timestamp"])
+        except ValueError as exc:
+            raise ValueError(f"meterValue[{i}].timestamp: {exc}") from exc
         for sample in entry.get("sampled_value", []):
             try:
                 parsed = _value(sample)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 LOG.warning("%s: unreadable sampled value %r", station_id, sample)
                 continue
             if parsed is None:

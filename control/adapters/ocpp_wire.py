@@ -27,11 +27,20 @@ def utc_z(ts: datetime) -> str:
 
 
 def parse_ts(text: str) -> datetime:
-    """Parse an OCPP timestamp (``Z`` or an offset) to an aware UTC datetime."""
+    """Parse an OCPP timestamp (``Z`` or an offset) to an aware UTC datetime.
+
+    Raises
+    ------
+    ValueError
+        ``text`` is not an ISO 8601 time, or lies outside the years 1 to 9999 in UTC.
+    """
     ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC)
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        raise ValueError(f"time out of range in UTC: {text!r}") from exc
 
 
 def per_phase_keys(payload: object) -> list[str]:

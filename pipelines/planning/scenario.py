@@ -26,7 +26,12 @@ Rules beyond the example:
   including ``departure_slot``; a job runs inside ``earliest_slot`` up to but not including
   ``deadline_slot``. A departure or deadline after the horizon is allowed (intraday re-plans).
 - ``final_soc_kwh`` defaults to the battery's initial ``soc_kwh``; ``v2g`` and
-  ``interruptible`` default to false. Unknown fields are rejected, so typos do not pass silently.
+  ``interruptible`` default to false. Unknown fields are rejected, so typos do not pass silently;
+  so is a key given twice in one object (JSON would keep only the last).
+- Numbers must be plausible for a site (see ``MAX_*`` below): a power of 10^9 kW is a unit
+  mix-up, and it would leave the solver in numerical trouble instead of giving a plan. Slot
+  indices are at most ``MAX_SLOT_INDEX`` and the horizon must end before the year 10000.
+- The file is UTF-8 JSON; a byte-order mark is allowed.
 
 Every bad field is reported at once in one :class:`ScenarioError`, each message naming the field
 path and the problem, e.g. ``grid.import_price_eur_per_mwh: expected 96 numbers, got 95``.
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,6 +50,25 @@ from typing import Any
 import numpy as np
 
 PV_CURTAILMENT_ID = "pv-curtailment"
+
+MAX_SLOTS = 100_000
+"""Most slots in one horizon [-]."""
+MAX_SLOT_INDEX = 1_000_000
+"""Largest arrival, departure, earliest or deadline slot and job duration [slots]."""
+MAX_POWER_KW = 1e6
+"""Largest power of any device or grid limit [kW] (1 GW)."""
+MAX_ENERGY_KWH = 1e7
+"""Largest energy of any battery or vehicle [kWh] (10 GWh)."""
+MAX_ABS_PRICE_EUR_PER_MWH = 1e5
+"""Largest absolute energy price [EUR/MWh]; day-ahead prices are capped at -500 and 4,000."""
+MAX_CI_G_PER_KWH = 1e4
+"""Largest carbon intensity [g/kWh]; lignite is about 1,100."""
+MAX_PEAK_CHARGE_EUR_PER_KW = 1e4
+"""Largest peak-demand charge [EUR/kW]."""
+MAX_CO2_PRICE_EUR_PER_T = 1e4
+"""Largest CO2 price [EUR/t]."""
+MIN_EFFICIENCY = 0.1
+"""Lowest round-trip efficiency of a battery [-]; hydrogen storage is about 0.35."""
 
 
 class ScenarioError(ValueError):
@@ -190,8 +215,10 @@ class _Checker:
             self.fail(path, f"expected an object, got {_kind(value)}")
             return None
         for k in sorted(set(value) - keys):
+            name = _visible(k)
             self.fail(
-                f"{path}.{k}" if path else k, f"unknown field (known: {', '.join(sorted(keys))})"
+                f"{path}.{name}" if path else name,
+                f"unknown field (known: {', '.join(sorted(keys))})",
             )
         return value
 
@@ -212,7 +239,7 @@ class _Checker:
                 self.fail(p, "missing")
             return default
         v = d[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if not _finite_number(v):
             self.fail(p, f"expected a finite number, got {_kind(v)}")
             return default
         if lo is not None and (v <= lo if lo_open else v < lo):
@@ -237,10 +264,10 @@ class _Checker:
             self.fail(p, f"expected an integer, got {_kind(v)}")
             return None
         if lo is not None and v < lo:
-            self.fail(p, f"must be >= {lo}, got {v}")
+            self.fail(p, f"must be >= {lo}, got {_short(v)}")
             return None
         if hi is not None and v > hi:
-            self.fail(p, f"must be <= {hi}, got {v}")
+            self.fail(p, f"must be <= {hi}, got {_short(v)}")
             return None
         return v
 
@@ -270,6 +297,7 @@ class _Checker:
         *,
         required: bool = False,
         lo: float | None = None,
+        hi: float | None = None,
     ) -> np.ndarray | None:
         p = f"{path}.{key}"
         if key not in d:
@@ -283,11 +311,7 @@ class _Checker:
         if n is not None and len(v) != n:
             self.fail(p, f"expected {n} numbers, got {len(v)}")
             return None
-        bad = [
-            i
-            for i, x in enumerate(v)
-            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x)
-        ]
+        bad = [i for i, x in enumerate(v) if not _finite_number(x)]
         if bad:
             self.fail(p, f"entry {bad[0]} is {_kind(v[bad[0]])}, expected a finite number")
             return None
@@ -296,7 +320,33 @@ class _Checker:
             i = int(np.argmax(arr < lo))
             self.fail(p, f"entry {i} is {arr[i]:g}, must be >= {lo:g}")
             return None
+        if hi is not None and (arr > hi).any():
+            i = int(np.argmax(arr > hi))
+            self.fail(p, f"entry {i} is {arr[i]:g}, must be <= {hi:g}")
+            return None
         return arr
+
+
+def _visible(key: str) -> str:
+    """A field name as the user can see it: quoted when it holds blanks at its ends, control
+    or invisible characters (``'slots\\u200b'``, ``' slots'``), else as it is."""
+    return key if key and key.isprintable() and key.strip() == key else repr(key)
+
+
+def _finite_number(v: Any) -> bool:
+    """Whether ``v`` is a JSON number (not a boolean) that fits a finite float."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int beyond the float range
+        return False
+
+
+def _short(v: Any) -> str:
+    """``repr(v)``, cut to 40 characters (a JSON integer may have thousands of digits)."""
+    text = repr(v)
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
 
 
 def _kind(v: Any) -> str:
@@ -305,7 +355,7 @@ def _kind(v: Any) -> str:
     if isinstance(v, bool):
         return f"boolean {str(v).lower()}"
     if isinstance(v, (int, float)):
-        return f"number {v!r}"
+        return f"number {_short(v)}"
     if isinstance(v, str):
         return f"string {v[:40]!r}"
     if isinstance(v, list):
@@ -331,20 +381,41 @@ def _parse_start(c: _Checker, raw: dict) -> datetime | None:
     if ts.tzinfo is None:
         c.fail("start_utc", f"needs a UTC offset or 'Z', got {v!r}")
         return None
-    return ts.astimezone(UTC)
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        c.fail("start_utc", f"out of range in UTC: {v!r}")
+        return None
+
+
+def _check_horizon(c: _Checker, start: datetime, minutes: int, last_slot: int) -> None:
+    """Fail unless the start of ``last_slot`` is a representable time (before year 10000)."""
+    try:
+        start + timedelta(minutes=minutes * last_slot)
+    except OverflowError:
+        c.fail(
+            "start_utc",
+            f"the horizon (up to slot {last_slot} of {minutes} min) would end after year 9999",
+        )
 
 
 def _parse_grid(c: _Checker, raw: Any, n: int | None) -> Grid | None:
     g = c.obj(raw, "grid", _GRID_KEYS)
     if g is None:
         return None
-    imp = c.array(g, "import_price_eur_per_mwh", "grid", n, required=True)
-    exp = c.array(g, "export_price_eur_per_mwh", "grid", n)
-    ci = c.array(g, "ci_g_per_kwh", "grid", n, lo=0.0)
-    max_imp = c.number(g, "max_import_kw", "grid", default=math.inf, lo=0.0)
-    max_exp = c.number(g, "max_export_kw", "grid", default=math.inf, lo=0.0)
-    peak = c.number(g, "peak_charge_eur_per_kw", "grid", default=0.0, lo=0.0)
-    co2 = c.number(g, "co2_price_eur_per_t", "grid", default=0.0, lo=0.0)
+    price = {"lo": -MAX_ABS_PRICE_EUR_PER_MWH, "hi": MAX_ABS_PRICE_EUR_PER_MWH}
+    imp = c.array(g, "import_price_eur_per_mwh", "grid", n, required=True, **price)
+    exp = c.array(g, "export_price_eur_per_mwh", "grid", n, **price)
+    ci = c.array(g, "ci_g_per_kwh", "grid", n, lo=0.0, hi=MAX_CI_G_PER_KWH)
+    power = {"default": math.inf, "lo": 0.0, "hi": MAX_POWER_KW}
+    max_imp = c.number(g, "max_import_kw", "grid", **power)
+    max_exp = c.number(g, "max_export_kw", "grid", **power)
+    peak = c.number(
+        g, "peak_charge_eur_per_kw", "grid", default=0.0, lo=0.0, hi=MAX_PEAK_CHARGE_EUR_PER_KW
+    )
+    co2 = c.number(
+        g, "co2_price_eur_per_t", "grid", default=0.0, lo=0.0, hi=MAX_CO2_PRICE_EUR_PER_T
+    )
     if imp is None or n is None:
         return None
     zeros = np.zeros(n)
@@ -365,15 +436,15 @@ def _parse_battery(c: _Checker, raw: Any) -> Battery | None:
         return None
     p = "battery"
     ident = c.ident(b, p)
-    cap = c.number(b, "capacity_kwh", p, lo=0.0, lo_open=True)
-    hi = cap if cap is not None else None
+    cap = c.number(b, "capacity_kwh", p, lo=0.0, lo_open=True, hi=MAX_ENERGY_KWH)
+    hi = cap if cap is not None else MAX_ENERGY_KWH
     soc = c.number(b, "soc_kwh", p, lo=0.0, hi=hi)
     mn = c.number(b, "min_soc_kwh", p, lo=0.0, hi=hi)
     mx = c.number(b, "max_soc_kwh", p, lo=0.0, hi=hi)
-    pc = c.number(b, "max_charge_kw", p, lo=0.0)
-    pd = c.number(b, "max_discharge_kw", p, lo=0.0)
-    eff = c.number(b, "efficiency", p, lo=0.0, hi=1.0, lo_open=True)
-    final = c.number(b, "final_soc_kwh", p, default=soc if soc is not None else 0.0, lo=0.0)
+    pc = c.number(b, "max_charge_kw", p, lo=0.0, hi=MAX_POWER_KW)
+    pd = c.number(b, "max_discharge_kw", p, lo=0.0, hi=MAX_POWER_KW)
+    eff = c.number(b, "efficiency", p, lo=MIN_EFFICIENCY, hi=1.0)
+    final = c.number(b, "final_soc_kwh", p, default=soc if soc is not None else 0.0, lo=0.0, hi=hi)
     if mn is not None and mx is not None and mn > mx:
         c.fail(f"{p}.min_soc_kwh", f"{mn:g} is above max_soc_kwh {mx:g}")
         return None
@@ -394,14 +465,15 @@ def _parse_ev(c: _Checker, raw: Any, p: str) -> EV | None:
     if e is None:
         return None
     ident = c.ident(e, p)
-    arr = c.integer(e, "arrival_slot", p, lo=0)
-    dep = c.integer(e, "departure_slot", p, lo=0)
-    cap = c.number(e, "capacity_kwh", p, lo=0.0, lo_open=True)
-    soc = c.number(e, "soc_kwh", p, lo=0.0, hi=cap)
-    mn = c.number(e, "min_soc_kwh", p, lo=0.0, hi=cap)
-    need = c.number(e, "energy_needed_kwh", p, lo=0.0)
-    pc = c.number(e, "max_charge_kw", p, lo=0.0)
-    pd = c.number(e, "max_discharge_kw", p, default=0.0, lo=0.0)
+    arr = c.integer(e, "arrival_slot", p, lo=0, hi=MAX_SLOT_INDEX)
+    dep = c.integer(e, "departure_slot", p, lo=0, hi=MAX_SLOT_INDEX)
+    cap = c.number(e, "capacity_kwh", p, lo=0.0, lo_open=True, hi=MAX_ENERGY_KWH)
+    hi = cap if cap is not None else MAX_ENERGY_KWH
+    soc = c.number(e, "soc_kwh", p, lo=0.0, hi=hi)
+    mn = c.number(e, "min_soc_kwh", p, lo=0.0, hi=hi)
+    need = c.number(e, "energy_needed_kwh", p, lo=0.0, hi=MAX_ENERGY_KWH)
+    pc = c.number(e, "max_charge_kw", p, lo=0.0, hi=MAX_POWER_KW)
+    pd = c.number(e, "max_discharge_kw", p, default=0.0, lo=0.0, hi=MAX_POWER_KW)
     v2g = c.flag(e, "v2g", p)
     if arr is not None and dep is not None and dep <= arr:
         c.fail(f"{p}.departure_slot", f"{dep} is not after arrival_slot {arr}")
@@ -417,10 +489,10 @@ def _parse_job(c: _Checker, raw: Any, p: str) -> Job | None:
     if j is None:
         return None
     ident = c.ident(j, p)
-    power = c.number(j, "power_kw", p, lo=0.0, lo_open=True)
-    dur = c.integer(j, "duration_slots", p, lo=1)
-    early = c.integer(j, "earliest_slot", p, lo=0)
-    dead = c.integer(j, "deadline_slot", p, lo=0)
+    power = c.number(j, "power_kw", p, lo=0.0, lo_open=True, hi=MAX_POWER_KW)
+    dur = c.integer(j, "duration_slots", p, lo=1, hi=MAX_SLOT_INDEX)
+    early = c.integer(j, "earliest_slot", p, lo=0, hi=MAX_SLOT_INDEX)
+    dead = c.integer(j, "deadline_slot", p, lo=0, hi=MAX_SLOT_INDEX)
     inter = c.flag(j, "interruptible", p)
     if early is not None and dead is not None and dur is not None and dead - early < dur:
         c.fail(
@@ -469,20 +541,23 @@ def parse_scenario(raw: Any) -> Scenario:
         raise ScenarioError(["scenario: expected a JSON object at the top level"])
     start = _parse_start(c, top)
     minutes = c.integer(top, "slot_minutes", "", lo=1, hi=1440)
-    n = c.integer(top, "slots", "", lo=1, hi=100_000)
+    n = c.integer(top, "slots", "", lo=1, hi=MAX_SLOTS)
     grid = _parse_grid(c, top["grid"], n) if "grid" in top else c.fail("grid", "missing")
     base = pv = None
     site = c.obj(top["site"], "site", _SITE_KEYS) if "site" in top else {}
     if site is not None:
-        base = c.array(site, "base_load_kw", "site", n, lo=0.0)
-        pv = c.array(site, "pv_kw", "site", n, lo=0.0)
+        base = c.array(site, "base_load_kw", "site", n, lo=0.0, hi=MAX_POWER_KW)
+        pv = c.array(site, "pv_kw", "site", n, lo=0.0, hi=MAX_POWER_KW)
     battery = _parse_battery(c, top["battery"]) if top.get("battery") is not None else None
     evs = _parse_list(c, top, "evs", _parse_ev)
     jobs = _parse_list(c, top, "jobs", _parse_job)
     ids = ([battery.id] if battery else []) + [e.id for e in evs] + [j.id for j in jobs]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    dupes = sorted(i for i, count in Counter(ids).items() if count > 1)
     if dupes:
-        c.fail("id", f"device ids must be unique, repeated: {', '.join(dupes)}")
+        c.fail("id", f"device ids must be unique, repeated: {', '.join(map(_visible, dupes))}")
+    if start is not None and minutes is not None and n is not None:
+        ends = [e.departure_slot for e in evs] + [j.deadline_slot for j in jobs]
+        _check_horizon(c, start, minutes, max([n, *ends]))
     if c.errors or start is None or minutes is None or n is None or grid is None:
         raise ScenarioError(c.errors or ["scenario: incomplete"])
     zeros = np.zeros(n)
@@ -520,13 +595,29 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ScenarioError([f"{p}: cannot read the scenario file ({exc.strerror})"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            [f"{p}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8 JSON"]
+        ) from exc
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, object_pairs_hook=_object_without_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise ScenarioError(
             [f"{p}: not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})"]
         ) from exc
+    except RecursionError as exc:
+        raise ScenarioError([f"{p}: not a scenario: JSON nested too deeply"]) from exc
+    except ValueError as exc:  # a duplicate key, or an integer of more than 4,300 digits
+        raise ScenarioError([f"{p}: not valid JSON ({exc})"]) from exc
     return parse_scenario(raw)
+
+
+def _object_without_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object as a dict; ValueError if a key repeats (JSON keeps only its last value)."""
+    repeated = sorted(k for k, count in Counter(k for k, _ in pairs).items() if count > 1)
+    if repeated:
+        raise ValueError(f"key {repeated[0]!r} given twice in one object")
+    return dict(pairs)
