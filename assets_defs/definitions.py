@@ -12,4 +12,8 @@ defs = dg.Definitions(
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=resources_from_env(),
+    # Dagster's default, made explicit: each step in its own process (multiprocess), or
+    # in_process when a run's config asks for it. Partitions hold no state outside the lake,
+    # so steps and runs may go in parallel on any executor (see README "Running at scale").
+    executor=dg.multi_or_in_process_executor,
 )

@@ -59,3 +59,13 @@ def test_no_env_var_is_read_at_import(monkeypatch):
     import assets_defs.definitions as module
 
     assert isinstance(importlib.reload(module).defs, dg.Definitions)
+
+
+def test_the_default_executor_is_multiprocess_with_in_process_on_request():
+    from assets_defs.definitions import defs
+
+    job = defs.resolve_job_def("land_and_compute_day_job")
+    assert job.executor_def.name == "multi_or_in_process_executor"
+    # no execution config: the multiprocess side, one process per step
+    default = dg.multi_or_in_process_executor.config_schema.as_field().default_value
+    assert "multiprocess" in default
