@@ -8,6 +8,7 @@ readers open it read-only.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -95,7 +96,10 @@ def connect_read_only(warehouse_path: str | Path) -> duckdb.DuckDBPyConnection:
 RACED_A_REWRITE = ("Invalid data", "TProtocolException", "No files found", "No such file")
 
 
-def query(warehouse_path: str | Path, sql: str, attempts: int = 5) -> pl.DataFrame:
+RETRY_AFTER_S = 0.05  # [s] first pause before a retry; it grows with each attempt
+
+
+def query(warehouse_path: str | Path, sql: str, attempts: int = 8) -> pl.DataFrame:
     """Run ``sql`` on a read-only connection and return a frame.
 
     A query that meets a partition being rewritten by a pipeline run (see
@@ -109,4 +113,5 @@ def query(warehouse_path: str | Path, sql: str, attempts: int = 5) -> pl.DataFra
         except duckdb.Error as exc:
             if attempt == attempts or not any(m in str(exc) for m in RACED_A_REWRITE):
                 raise
+            time.sleep(RETRY_AFTER_S * attempt)  # let the writer finish its rename
     raise AssertionError("unreachable")

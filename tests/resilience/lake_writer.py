@@ -51,6 +51,7 @@ def rewrite_until(root: str, n_days: int, seconds: float) -> int:
         for d in days(n_days):
             lake.write_partition(root, "meter_readings", version_frame(d, version), SITE, d)
             writes += 1
+        time.sleep(0.02)  # a pipeline rewrites a partition once per run, not back to back
     return writes
 
 

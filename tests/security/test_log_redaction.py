@@ -35,6 +35,8 @@ def redacted(monkeypatch, caplog):
         for n in CREDENTIAL_LOGGERS
     )
     caplog.set_level(logging.DEBUG)
+    for name in CREDENTIAL_LOGGERS:  # whatever levels earlier tests left on them
+        caplog.set_level(logging.DEBUG, logger=name)
     return caplog
 
 
