@@ -86,6 +86,7 @@ bench: install
 	$(BIN)/python -m bench.bench_planning
 	$(BIN)/python -m bench.bench_ocpp
 	$(BIN)/python -m bench.bench_mqtt
+	$(BIN)/python -m bench.bench_scale
 
 lint: install
 	$(BIN)/ruff check .

@@ -121,7 +121,7 @@ def window_metadata(
     files = lake.window_files(lake_root, dataset, window.start, window.end, entities)
     if not files:
         return frame_metadata(empty_frame(dataset), **figures)
-    rows = pl.scan_parquet(files, schema=SCHEMAS[dataset])
+    rows = lake.scan_files(files, dataset)
     return frame_metadata(
         rows.head(PREVIEW_ROWS).collect(),
         row_count=rows.select(pl.len()).collect().item(),

@@ -189,6 +189,20 @@ def load_settings(
     return settings
 
 
+#: Settings field -> the environment variable that sets it (DEFAULTS lists them in field order).
+ENV_NAMES: dict[str, str] = dict(zip([f.name for f in fields(Settings)], DEFAULTS, strict=True))
+
+
+def as_environ(settings: Settings) -> dict[str, str]:
+    """The environment variables that give ``settings`` (the inverse of :func:`load_settings`):
+    for a child process, such as the Dagster CLI or the control service, configured alike."""
+    out = {}
+    for name, env in ENV_NAMES.items():
+        value = getattr(settings, name)
+        out[env] = "" if value is None else str(value)
+    return out
+
+
 # Settings that name a file or folder; relative ones are relative to the project root.
 PATH_SETTINGS = (
     "lake_root",
@@ -199,6 +213,18 @@ PATH_SETTINGS = (
     "go_ledger_path",
     "go_export_dir",
 )
+
+
+def relocated(settings: Settings, root: str | Path) -> Settings:
+    """``settings`` with every file and folder setting under ``root``, laid out as the
+    defaults are under ``data/`` (a scratch installation for a test or a benchmark)."""
+    return replace(
+        settings,
+        **{
+            name: str(Path(root) / Path(DEFAULTS[ENV_NAMES[name]]).relative_to("data"))
+            for name in PATH_SETTINGS
+        },
+    )
 
 
 def project_root(start: str | Path | None = None) -> Path:

@@ -10,13 +10,16 @@ actuals as complete at issue time; a forecast for day D is issued on D-1 at 11:0
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
-from sklearn.ensemble import HistGradientBoostingRegressor
 
 from pipelines.forecasting import Backtest, issue_time_for
+
+if TYPE_CHECKING:  # scikit-learn is imported where a model is fitted: it is slow to import
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
 TARGET = "ci_lifecycle_g_per_kwh"
 LAGS_H = (24, 48, 168)
@@ -75,6 +78,8 @@ def _columns(feats: pl.DataFrame) -> list[str]:
 def _fit(train: pl.DataFrame) -> HistGradientBoostingRegressor:
     cols = _columns(train)
     rows = train.drop_nulls([TARGET, *cols])
+    from sklearn.ensemble import HistGradientBoostingRegressor  # slow to import: here, not above
+
     model = HistGradientBoostingRegressor(max_iter=150, learning_rate=0.08, random_state=0)
     return model.fit(rows.select(cols).to_numpy(), rows[TARGET].to_numpy())
 

@@ -10,6 +10,11 @@ contract schema, sorted by the dataset key, checked for duplicate keys and writt
 hidden temporary file in the same folder, which is then renamed over the old file.
 The same frame always gives the same bytes. A writer killed mid-write leaves only its
 hidden temporary file, which the next write of that partition removes.
+
+The root may be a local folder or an object-store URL (``s3://bucket/lake``): the same
+functions serve both through fsspec (:func:`lake_path`). On an object store a partition is
+one object written by a single PUT, which is atomic, so no temporary object is needed.
+Credentials and the endpoint come from the standard ``AWS_*`` environment variables.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+from upath import UPath
 
 from pipelines.frames import same_key_as_previous, sort_if_needed
 from pipelines.schemas import KEYS, SCHEMAS, conform, empty_frame
 
 PART_FILE = "part-0.parquet"
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "statistics": True}
 STALE_TMP_S = 3600.0  # [s] a temporary file this old belongs to a dead writer
 
 # dataset -> (entity column, timestamp column that sets the UTC day, or None)
@@ -66,6 +73,19 @@ class DuplicateKeyError(ValueError):
     """A frame handed to the lake holds the same key twice."""
 
 
+def is_remote(root: str | Path) -> bool:
+    """True for an object-store URL such as ``s3://bucket/lake``."""
+    text = str(root)
+    return "://" in text and not text.startswith("file://")
+
+
+def lake_path(root: str | Path) -> Path:
+    """The lake root as a path: a ``pathlib.Path`` for a local folder, a fsspec-backed
+    :class:`upath.UPath` (same interface) for an object-store URL."""
+    # other processes write the same bucket: never answer a listing from a cache
+    return UPath(root, use_listings_cache=False) if is_remote(root) else Path(root)
+
+
 def _safe(value: str) -> str:
     bad = set('/\\:*?"<>|') | {"\0"}
     return "".join("_" if ch in bad else ch for ch in str(value))
@@ -86,7 +106,7 @@ def partition_dir(root: str | Path, dataset: str, entity: str, day: date | None 
         UTC day for daily datasets.
     """
     entity_col, ts_col = PARTITIONING[dataset]
-    path = Path(root) / dataset / f"{entity_col}={_safe(entity)}"
+    path = lake_path(root) / dataset / f"{entity_col}={_safe(entity)}"
     if ts_col is not None:
         if day is None:
             raise ValueError(f"{dataset} is partitioned by day: pass day=")
@@ -136,11 +156,15 @@ def write_partition(
         raise DuplicateKeyError(
             f"{dataset}: {dupes.height} rows share a key {key}: {dupes.head(3)}"
         )
+    if is_remote(root):
+        with target.open("wb") as out:  # one PUT: the object appears whole or not at all
+            frame.write_parquet(out, **PARQUET_OPTIONS)
+        return target
     out_dir.mkdir(parents=True, exist_ok=True)
     sweep_dead_writers(out_dir)
     tmp = out_dir / f".tmp-{os.getpid()}-{uuid.uuid4().hex}.partial"
     try:
-        frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
+        frame.write_parquet(tmp, **PARQUET_OPTIONS)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -240,25 +264,48 @@ def read_partition(
     target = partition_dir(root, dataset, entity, day) / PART_FILE
     if not target.exists():
         return empty_frame(dataset)
-    return pl.read_parquet(target)
+    return read_files([target], dataset)
 
 
 def dataset_files(root: str | Path, dataset: str) -> list[Path]:
     """All partition files of a dataset, sorted."""
-    return sorted((Path(root) / dataset).glob(f"**/{PART_FILE}"))
+    return sorted((lake_path(root) / dataset).glob(f"**/{PART_FILE}"))
 
 
 def dataset_glob(root: str | Path, dataset: str) -> str:
     """Glob that matches every partition file of ``dataset`` (for DuckDB or Polars)."""
-    return str(Path(root) / dataset / "**" / PART_FILE)
+    return str(lake_path(root) / dataset / "**" / PART_FILE)
 
 
 def scan(root: str | Path, dataset: str) -> pl.LazyFrame:
     """Lazily scan a whole dataset; an absent dataset scans as an empty frame."""
-    files = dataset_files(root, dataset)
+    return scan_files(dataset_files(root, dataset), dataset)
+
+
+def scan_files(files: list[Path], dataset: str) -> pl.LazyFrame:
+    """Lazily scan partition files of ``dataset`` (none scan as an empty frame).
+
+    Local files are scanned by Polars itself; object-store files are fetched through
+    fsspec, then scanned in memory.
+    """
     if not files:
         return empty_frame(dataset).lazy()
+    if not isinstance(files[0], Path):  # an object-store path (a UPath)
+        return read_files(files, dataset).lazy()
     return pl.scan_parquet(files, schema=SCHEMAS[dataset])
+
+
+def read_files(files: list[Path], dataset: str) -> pl.DataFrame:
+    """Read partition files of ``dataset`` into one frame with the contract schema."""
+    if not files:
+        return empty_frame(dataset)
+    if not isinstance(files[0], Path):  # an object-store path (a UPath)
+        frames = []
+        for f in files:
+            with f.open("rb") as handle:
+                frames.append(pl.read_parquet(handle, schema=SCHEMAS[dataset]))
+        return pl.concat(frames, how="vertical")
+    return pl.read_parquet(files, schema=SCHEMAS[dataset])
 
 
 def window_files(
@@ -279,7 +326,4 @@ def read_window(
     root: str | Path, dataset: str, start: date, end: date, entities: Iterable[str] | None = None
 ) -> pl.DataFrame:
     """Rows of a daily dataset for UTC days ``start <= day < end``."""
-    files = window_files(root, dataset, start, end, entities)
-    if not files:
-        return empty_frame(dataset)
-    return pl.read_parquet(files, schema=SCHEMAS[dataset])
+    return read_files(window_files(root, dataset, start, end, entities), dataset)

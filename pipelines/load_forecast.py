@@ -41,7 +41,6 @@ from zoneinfo import ZoneInfo
 import holidays
 import numpy as np
 import polars as pl
-from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from pipelines.forecasting import (
@@ -278,6 +277,8 @@ def _fit_predict(train: pl.DataFrame, rows: pl.DataFrame) -> np.ndarray:
     One OpenMP thread: a few ten thousand rows gain little from more, the result does
     not depend on the machine, and a busy machine does not stall the thread team.
     """
+    from sklearn.ensemble import HistGradientBoostingRegressor  # slow to import: here, not above
+
     train = train.drop_nulls("power_w")
     model = HistGradientBoostingRegressor(
         max_iter=150, learning_rate=0.1, early_stopping=False, random_state=0

@@ -3,6 +3,10 @@
 The warehouse file holds only views; the data stays in Parquet. One process writes the
 warehouse (the Dagster run that refreshes the views), replacing the whole file atomically;
 readers open it read-only.
+
+With an object-store lake root (``s3://...``) the views read through fsspec's filesystem
+registered on each connection (DuckDB's own httpfs extension is not needed); the
+warehouse file itself stays local.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.lake import PARTITIONING, dataset_files, dataset_glob
+from pipelines.lake import PARTITIONING, dataset_files, dataset_glob, is_remote
 from pipelines.schemas import SCHEMAS
 
 # view name -> dataset; the contract names views after datasets.
@@ -49,7 +53,8 @@ def view_sql(lake_root: str | Path, dataset: str, view: str | None = None) -> st
     view = view or dataset
     schema = SCHEMAS[dataset]
     if dataset_files(lake_root, dataset):
-        glob = dataset_glob(Path(lake_root).resolve(), dataset).replace("'", "''")
+        root = lake_root if is_remote(lake_root) else Path(lake_root).resolve()
+        glob = dataset_glob(root, dataset).replace("'", "''")
         body = (
             f"SELECT * FROM read_parquet('{glob}', union_by_name = true, hive_partitioning = false)"
         )
@@ -74,6 +79,8 @@ def refresh_views(lake_root: str | Path, warehouse_path: str | Path) -> list[str
     try:
         with duckdb.connect(str(tmp)) as con:
             con.execute("SET TimeZone = 'UTC'")
+            if is_remote(lake_root):
+                _register_object_store(con, str(lake_root).split("://", 1)[0])
             for view, dataset in VIEWS.items():
                 con.execute(view_sql(lake_root, dataset, view))
         os.replace(tmp, target)
@@ -87,7 +94,23 @@ def connect_read_only(warehouse_path: str | Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection for dashboards and notebooks, with UTC session time."""
     con = duckdb.connect(str(warehouse_path), read_only=True)
     con.execute("SET TimeZone = 'UTC'")
+    for (protocol,) in con.execute(OBJECT_STORES_IN_VIEWS).fetchall():
+        _register_object_store(con, protocol)
     return con
+
+
+# protocols (s3, gs...) the warehouse's views read from
+OBJECT_STORES_IN_VIEWS = r"""
+SELECT DISTINCT regexp_extract(sql, '([a-z0-9]+)://', 1) FROM duckdb_views()
+WHERE NOT internal AND regexp_matches(sql, '[a-z0-9]+://')
+"""
+
+
+def _register_object_store(con: duckdb.DuckDBPyConnection, protocol: str) -> None:
+    """Let ``con`` read ``protocol://`` URLs through fsspec (e.g. s3fs for ``s3``)."""
+    import fsspec
+
+    con.register_filesystem(fsspec.filesystem(protocol, use_listings_cache=False))
 
 
 # Errors DuckDB raises when a partition file is replaced while a query reads it: DuckDB opens
@@ -114,4 +137,4 @@ def query(warehouse_path: str | Path, sql: str, attempts: int = 8) -> pl.DataFra
             if attempt == attempts or not any(m in str(exc) for m in RACED_A_REWRITE):
                 raise
             time.sleep(RETRY_AFTER_S * attempt)  # let the writer finish its rename
-    raise AssertionError("unreachable")
+    raise ValueError(f"attempts must be at least 1, got {attempts}")

@@ -3,7 +3,7 @@
 from dataclasses import replace
 from datetime import date
 
-from novaenergy.settings import load_settings
+from novaenergy.settings import load_settings, relocated
 
 # Seven days across the spring daylight-saving change in Europe/Berlin (2025-03-30).
 START, END = date(2025, 3, 26), date(2025, 4, 2)
@@ -18,16 +18,5 @@ def hours(settings) -> int:
 
 
 def week_settings(root, start: date = START, end: date = END):
-    base = load_settings(environ={}, dotenv=None)
-    return replace(
-        base,
-        lake_root=str(root / "lake"),
-        raw_root=str(root / "raw"),
-        drop_dir=str(root / "drop"),
-        warehouse_path=str(root / "warehouse.duckdb"),
-        reports_dir=str(root / "reports"),
-        go_ledger_path=str(root / "go_ledger.duckdb"),
-        go_export_dir=str(root / "exports"),
-        sample_start=start,
-        sample_end=end,
-    )
+    base = relocated(load_settings(environ={}, dotenv=None), root)
+    return replace(base, sample_start=start, sample_end=end)

@@ -41,6 +41,9 @@ def _months(days: list) -> list[tuple]:
     deps=[meter_readings, meter_registry, site_energy_hourly],
     group_name=GROUP,
     kinds={"duckdb"},
+    # the ledger file has one writer: on a shared instance, limit this pool to 1
+    # (`dagster instance concurrency set go_ledger 1`, README "Running at scale")
+    pool="go_ledger",
     description="Granular certificate ledger: mint per PV meter and hour, cancel against the "
     "site's metered consumption in the same hour, sell the rest; snapshots go_bundles and "
     "go_ledger_events to the lake.",

@@ -18,9 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
-import great_expectations.expectations as gxe
 import polars as pl
-from great_expectations.expectations.row_conditions import Column
 
 from assets_defs.checks.ge_runner import ExpectationOutcome, validate_suites
 from assets_defs.checks.results import record_results
@@ -282,6 +280,11 @@ def contract_expectations(
     spec: ContractCheckSpec, batch: pl.DataFrame, lake_root: str
 ) -> dict[str, list]:
     """The suites of ``spec`` for one batch (one day, or the whole undated dataset)."""
+    # imported here, not at module level: GX takes seconds to import, and every process
+    # that loads the code location (each step of a multiprocess run) would pay for it
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.row_conditions import Column
+
     schema = SCHEMAS[spec.dataset]
     key = KEYS[spec.dataset]
     schema_suite = [

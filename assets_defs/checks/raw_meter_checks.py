@@ -26,9 +26,7 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
-import great_expectations.expectations as gxe
 import polars as pl
-from great_expectations.expectations.row_conditions import Column
 
 from assets_defs.checks.contract_checks import Scope, SuitePart, SuiteSet, build_suite_checks
 from ingest import raw_files
@@ -91,6 +89,9 @@ def load_raw_meters(scope: Scope) -> pl.DataFrame:
 
 
 def raw_meter_expectations(batch: pl.DataFrame, scope: Scope) -> dict[str, list]:
+    import great_expectations.expectations as gxe  # slow to import: see contract_checks
+    from great_expectations.expectations.row_conditions import Column
+
     registered = _registry(scope)["meter_id"].to_list()
     return {
         "schema": [gxe.ExpectTableRowCountToBeBetween(min_value=1)]

@@ -4,9 +4,13 @@ One partition per (dataset, UTC day). Several checks may write the same partitio
 (each its own suites), so a write reads the partition, replaces its own suites'
 rows (:func:`pipelines.data_quality.merge_results`) and writes it back atomically,
 under an exclusive file lock so concurrent check steps cannot lose each other's rows.
+The lock file lies beside the results, or, for an object-store lake, in a local folder:
+there it serves the processes of one host (see README "Running at scale").
 """
 
 import fcntl
+import hashlib
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -21,7 +25,11 @@ DATASET = data_quality.RESULT_DATASET
 
 @contextmanager
 def _locked(lake_root: str, dataset: str) -> Iterator[None]:
-    folder = Path(lake_root) / DATASET
+    if lake.is_remote(lake_root):
+        digest = hashlib.sha256(str(lake_root).encode()).hexdigest()[:16]
+        folder = Path(tempfile.gettempdir()) / "novaenergy-locks" / digest
+    else:
+        folder = Path(lake_root) / DATASET
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / f".lock-{lake.partition_dir(lake_root, DATASET, dataset, date.min).parent.name}"
     with open(lock, "a") as handle:

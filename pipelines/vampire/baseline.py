@@ -40,14 +40,17 @@ block (about 470 000 rows for 1 000 meter-years).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from pipelines.vampire.grid import MeterGrid, meter_chunks
 from pipelines.vampire.offhours import N_DAY_TYPES, SLOTS_PER_DAY, UTC_TS
+
+if TYPE_CHECKING:  # scikit-learn is imported where a model is fitted: it is slow to import
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
 WINDOW_DAYS = 7
 MAX_TRAINING_BLOCKS = 60_000
@@ -487,6 +490,8 @@ def fit_level_model(
     rng = np.random.default_rng(seed)
     if len(usable) > MAX_TRAINING_BLOCKS:
         usable = np.sort(rng.choice(usable, MAX_TRAINING_BLOCKS, replace=False))
+    from sklearn.ensemble import HistGradientBoostingRegressor  # slow to import: here, not above
+
     model = HistGradientBoostingRegressor(
         loss="quantile",
         quantile=0.5,

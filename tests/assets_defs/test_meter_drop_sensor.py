@@ -1,5 +1,7 @@
 """The drop-folder sensor lands a bad export: counts add up and bad rows are quarantined."""
 
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
 
@@ -24,8 +26,8 @@ def test_sensor_lands_dropped_file_and_quarantines_bad_rows(tmp_path):
     settings = week_settings(tmp_path)
     resources = resources_for(settings)
     assert dg.materialize([meter_registry], resources=resources).success
-    drop = tmp_path / "drop"
-    drop.mkdir()
+    drop = Path(settings.drop_dir)
+    drop.mkdir(parents=True)
     (drop / "hvac_export.csv").write_text(EXPORT)
 
     ctx = dg.build_sensor_context(resources={"lake_store": resources["lake_store"]})

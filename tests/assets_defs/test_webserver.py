@@ -7,7 +7,6 @@ and owner, every check, schedule and sensor with a description.
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import httpx
 import pytest
 
 from assets_defs.catalog import ASSETS, CHECKS, OWNERS, SCHEDULES, SENSORS
+from control.mosquitto import free_port
 from pipelines.schemas import SCHEMAS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,12 +52,6 @@ query Repository($selector: RepositorySelector!) {
   }
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _stop(proc: subprocess.Popen) -> None:

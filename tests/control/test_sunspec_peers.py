@@ -4,7 +4,6 @@ import asyncio
 import contextlib
 import json
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
 
 from control.adapters import sunspec_registers as reg
 from control.adapters.sunspec_client import SunSpecBattery, SunSpecClient, SunSpecInverter
+from control.mosquitto import free_port
 from control.sim.sunspec_devices import SunSpecImage, start_sunspec_devices
 
 JSON_DIR = Path(sunspec2.__file__).parent / "models" / "json"
@@ -22,12 +22,6 @@ JSON_DIR = Path(sunspec2.__file__).parent / "models" / "json"
 def official_length(model_id: int) -> int:
     group = json.loads((JSON_DIR / f"model_{model_id}.json").read_text())["group"]
     return sum(p["size"] for p in group["points"]) - 2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run(coro, timeout_s=25):

@@ -7,7 +7,6 @@ Chromium is Debian's package (``.ci/run`` installs it); Playwright drives it thr
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from control.mosquitto import free_port
 from dashboards.navigation import NAVIGATION, url_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,12 +36,6 @@ CHART = ", ".join(
     f'[data-testid="{t}"]' for t in ("stPlotlyChart", "stVegaLiteChart", "stArrowVegaLiteChart")
 )
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -25,11 +25,11 @@ import httpx
 import polars as pl
 
 from control import credentials
-from control.mosquitto import SERVICE_USER
+from control.mosquitto import SERVICE_USER, free_port
 from control.sim.machines import CRITICAL_MACHINES, SAMPLE_MACHINES
 from control.sim.site import CHARGERS
 from novaenergy.settings import DEFAULTS
-from tests.security.processes import free_port, listening_sockets, stop_tree
+from tests.security.processes import listening_sockets, stop_tree
 
 DEBUG_CLI = (
     "import logging, sys; "

@@ -13,13 +13,6 @@ import psutil
 LOOPBACK = "127.0.0.1"
 
 
-def free_port() -> int:
-    """A TCP port free on loopback right now."""
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
-
-
 def process_tree(pid: int) -> list[psutil.Process]:
     """The process and all its descendants (those still alive)."""
     root = psutil.Process(pid)

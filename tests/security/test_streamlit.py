@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.security.processes import free_port, listening_sockets, stop_tree
+from control.mosquitto import free_port
+from tests.security.processes import listening_sockets, stop_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import socket
 from datetime import UTC, datetime
 
 import polars as pl
@@ -17,6 +16,7 @@ from control.adapters.sunspec_client import (
     SunSpecInverter,
     poll_telemetry,
 )
+from control.mosquitto import free_port
 from control.sim.sunspec_devices import (
     SimulatedBattery,
     SimulatedInverter,
@@ -60,12 +60,6 @@ def record_writes(device):
 
     device.write_registers = logged
     return writes
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("base", [40000, 0, 50000])

@@ -1,0 +1,1 @@
+"""Deployment configuration for the NovaEnergy code location."""

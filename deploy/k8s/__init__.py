@@ -1,0 +1,1 @@
+"""The code location, instance and Helm values for a Kubernetes cluster."""
