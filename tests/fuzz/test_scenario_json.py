@@ -18,21 +18,13 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from novaenergy.plan_cmd import EXIT_BAD_INPUT, EXIT_OK, run
+from pipelines.planning.synthetic import BATTERY
 from tests.fuzz.strategies import ABSURD_NUMBERS, ENCODINGS, bounded, json_values, mangled_bytes
 from tests.pipelines.planning.conftest import make_scenario
 
 SLOTS = 8
 DEVICES = {
-    "battery": {
-        "id": "bess-1",
-        "capacity_kwh": 200,
-        "soc_kwh": 100,
-        "min_soc_kwh": 20,
-        "max_soc_kwh": 190,
-        "max_charge_kw": 100,
-        "max_discharge_kw": 100,
-        "efficiency": 0.92,
-    },
+    "battery": BATTERY,
     "evs": [
         {
             "id": "truck-01",

@@ -7,19 +7,9 @@ import json
 import pytest
 
 from pipelines.planning.scenario import ScenarioError, load_scenario, parse_scenario
+from pipelines.planning.synthetic import BATTERY
 from tests.pipelines.planning.conftest import make_scenario
 
-BATTERY = {
-    "id": "bess-1",
-    "capacity_kwh": 200,
-    "soc_kwh": 100,
-    "min_soc_kwh": 20,
-    "max_soc_kwh": 190,
-    "max_charge_kw": 100,
-    "max_discharge_kw": 100,
-    "efficiency": 0.92,
-    "final_soc_kwh": 100,
-}
 EV = {
     "id": "truck-01",
     "arrival_slot": 0,
