@@ -15,11 +15,12 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export DAGSTER_DISABLE_TELEMETRY := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help install demo dev notebooks test test-v2g test-island bench lint clean env
+.PHONY: help install demo dev notebooks test fuzz-long test-v2g test-island bench lint clean env
 
 help:
 	@echo "make demo    install, then build the sample site and materialize every asset"
 	@echo "make test    install, then run the test suite"
+	@echo "make fuzz-long  the fuzzers and the ledger state machine at ten times CI's depth, at random"
 	@echo "make test-v2g  install, then the 50-EV fleet-day planner tests (limits, V2G, priorities)"
 	@echo "make test-island  install, then the evening-peak blackout: island mode, shedding, reserve, return"
 	@echo "make dev     Dagster UI on 127.0.0.1:3000, Streamlit on 127.0.0.1:8501, simulated devices"
@@ -70,6 +71,10 @@ notebooks: install
 
 test: install $(PEERS_NODE)
 	$(BIN)/python -m pytest -q
+
+# the fuzzers and the ledger's state machine at ten times CI's depth, drawn at random (~1 h)
+fuzz-long: install $(PEERS_NODE)
+	NOVAENERGY_FUZZ_SCALE=10 LEDGER_STATEFUL_EXAMPLES=3000 $(BIN)/python -m pytest -q tests/fuzz tests/pipelines/certificates/test_ledger_properties.py
 
 test-v2g: install
 	$(BIN)/python -m pytest -q tests/pipelines/planning/test_fleet.py

@@ -2,10 +2,13 @@
 
 Every fuzz test runs a bounded, reproducible search (:func:`bounded`): a fixed number of
 examples, no deadline (the first example pays for imports), derandomized and without the
-example database, so CI sees the same inputs on every run.
+example database, so CI sees the same inputs on every run. ``make fuzz-long`` searches
+further, at random.
 """
 
 from __future__ import annotations
+
+import os
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -23,21 +26,26 @@ ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "latin-1", "cp1252")
 def bounded(max_examples: int, *, slow_fixture: bool = False) -> settings:
     """Hypothesis settings for one fuzz test: ``max_examples`` reproducible examples.
 
+    ``make fuzz-long`` sets ``NOVAENERGY_FUZZ_SCALE`` (read when a test module is
+    collected): that many times the examples, drawn at random instead of reproducibly,
+    so a long run explores inputs CI never sees.
+
     Parameters
     ----------
     max_examples : int
-        How many inputs to try [-].
+        How many inputs to try in CI [-].
     slow_fixture : bool
         Allow a function-scoped fixture (such as ``time_limit_30s``) that is meant to
         span all examples of the test.
     """
+    scale = int(os.environ.get("NOVAENERGY_FUZZ_SCALE", "1"))
     suppress = [HealthCheck.too_slow, HealthCheck.data_too_large]
     if slow_fixture:
         suppress.append(HealthCheck.function_scoped_fixture)
     return settings(
-        max_examples=max_examples,
+        max_examples=max_examples * scale,
         deadline=None,
-        derandomize=True,
+        derandomize=scale == 1,
         database=None,
         suppress_health_check=suppress,
     )
