@@ -8,6 +8,10 @@ from each asset's group and lake dataset.
 import dagster as dg
 
 from assets_defs.analytics import assets as analytics_assets
+from assets_defs.analytics.schedules import (
+    detect_vampire_loads_job,
+    detect_vampire_loads_schedule,
+)
 from assets_defs.certificates import assets as certificate_assets
 from assets_defs.certificates import checks as certificate_checks
 from assets_defs.control import assets as control_assets
@@ -121,6 +125,7 @@ CHECKS = [
 ]
 JOBS = [
     land_and_compute_day_job,
+    detect_vampire_loads_job,
     refresh_registry_and_warehouse_job,
     scope2_and_certificate_exports_job,
     load_and_pv_forecast_job,
@@ -131,6 +136,7 @@ JOBS = [
 ]
 SCHEDULES = [
     land_and_compute_yesterday_schedule,
+    detect_vampire_loads_schedule,
     refresh_registry_and_warehouse_schedule,
     update_scope2_and_certificate_exports_schedule,
     forecast_tomorrow_load_and_pv_schedule,

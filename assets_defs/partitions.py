@@ -43,3 +43,11 @@ def window_of(context) -> Window:
     """The UTC day window of a partitioned run (one day or a single-run range)."""
     tw = context.partition_time_window
     return Window(tw.start.date(), tw.end.date())
+
+
+def range_tags(first: date, last: date) -> dict[str, str]:
+    """Run tags that make one run cover the UTC days ``first..last`` (both included)."""
+    return {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }

@@ -1,7 +1,8 @@
 """The site's nightly and midday jobs and their schedules (times in Europe/Berlin).
 
-02:30 land and compute yesterday, 03:00 reload the registry and refresh the warehouse,
-03:15 update Scope 2 and the certificate exports, 12:05 forecast tomorrow's load and PV.
+02:30 land and compute yesterday (02:45 vampire loads, in ``analytics/schedules.py``),
+03:00 reload the registry and refresh the warehouse, 03:15 update Scope 2 and the
+certificate exports, 12:05 forecast tomorrow's load and PV.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ land_and_compute_day_job = dg.define_asset_job(
         "setpoint_plans",
         "plan_runs",
         "v2g_settlements",
+        # run over a range of days each night (assets_defs/analytics/schedules.py)
+        "vampire_load_events",
+        "vampire_alerts",
     ),
     partitions_def=daily_partitions,
     description="Land and compute one UTC day for the site and its grid zone: meters, "
-    "telemetry, grid data, carbon intensity, certificates, vampire loads, control batches.",
+    "telemetry, grid data, carbon intensity, certificates, control batches.",
 )
 
 

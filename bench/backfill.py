@@ -14,7 +14,7 @@ import dagster as dg
 import polars as pl
 
 from assets_defs.catalog import ASSETS, CHECKS
-from assets_defs.partitions import daily_partitions
+from assets_defs.partitions import daily_partitions, range_tags
 from novaenergy.demo import QUIET, resources_for
 from novaenergy.settings import Settings, as_environ
 
@@ -38,13 +38,6 @@ def daily_selection(names: list[str] | None = None) -> tuple[list, list]:
     keys = {k for a in assets for k in a.keys}
     checks = [c for c in CHECKS if all(k.asset_key in keys for k in c.check_keys)]
     return assets, checks
-
-
-def range_tags(first: date, last: date) -> dict[str, str]:
-    return {
-        "dagster/asset_partition_range_start": first.isoformat(),
-        "dagster/asset_partition_range_end": last.isoformat(),
-    }
 
 
 def weeks(first: date, n: int) -> list[tuple[date, date]]:

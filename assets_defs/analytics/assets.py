@@ -16,11 +16,10 @@ from pipelines import lake
 from pipelines.forecasting import issue_time_for, noisy_weather_forecast
 from pipelines.load_forecast import MIN_HISTORY_DAYS, forecast_load, site_consumption_w
 from pipelines.schemas import empty_frame
-from pipelines.vampire import VampireInputError, detect_vampire_loads, vampire_alerts
+from pipelines.vampire import detect_by_day, vampire_alerts
+from pipelines.vampire.daily import HISTORY_DAYS, LOOKAHEAD_DAYS, day_window
 
 GROUP = "analytics"
-# a detector learns each meter's normal nights from this much history before the window
-VAMPIRE_HISTORY_DAYS = 28
 FORECAST_HISTORY_DAYS = 70
 FORECAST_SEED = 7  # seed of the sample site's stand-in weather-forecast error
 
@@ -30,51 +29,69 @@ def _load_meters(lake_root: str, site_id: str) -> pl.DataFrame:
     return registry.filter(pl.col("kind") == "load")
 
 
+def _vampire_window(upstream) -> dg.AssetDep:
+    """A day's events read the readings, prices and intensity of its detection window."""
+    return dg.AssetDep(
+        upstream,
+        partition_mapping=dg.TimeWindowPartitionMapping(
+            start_offset=-HISTORY_DAYS,
+            end_offset=LOOKAHEAD_DAYS,
+            allow_nonexistent_upstream_partitions=True,
+        ),
+    )
+
+
 @dg.asset(
     partitions_def=daily_partitions,
     backfill_policy=single_run,
-    deps=[meter_readings, meter_registry, day_ahead_prices, grid_carbon_intensity_hourly],
+    deps=[
+        _vampire_window(meter_readings),
+        meter_registry,
+        _vampire_window(day_ahead_prices),
+        _vampire_window(grid_carbon_intensity_hourly),
+    ],
     group_name=GROUP,
     kinds={"parquet", "scikitlearn"},
     description="Machinery left running at night, over weekends or holidays: sustained "
-    "excess over each load meter's learned off-hours baseline, priced in EUR and kg CO2.",
+    "excess over each load meter's learned off-hours baseline, priced in EUR and kg CO2. "
+    f"Each day is detected on its own window ({HISTORY_DAYS} days before it, "
+    f"{LOOKAHEAD_DAYS} after), so its events do not depend on how days are batched.",
 )
 def vampire_load_events(
     context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
 ) -> dg.MaterializeResult:
     window = window_of(context)
-    start = window.start - timedelta(days=VAMPIRE_HISTORY_DAYS)
+    start = day_window(window.start, HISTORY_DAYS, LOOKAHEAD_DAYS)[0]
+    end = day_window(window.days[-1], HISTORY_DAYS, LOOKAHEAD_DAYS)[1]
     meters = _load_meters(lake_store.root, site.site_id)
     readings = lake.read_window(
-        lake_store.root, "meter_readings", start, window.end, [site.site_id]
+        lake_store.root, "meter_readings", start, end, [site.site_id]
     ).filter(pl.col("meter_id").is_in(meters["meter_id"].implode()))
     zone = [site.zone]
-    try:
-        events = detect_vampire_loads(
-            readings,
-            site_id=site.site_id,
-            timezone=site.timezone,
-            prices=lake.read_window(lake_store.root, "day_ahead_prices", start, window.end, zone),
-            intensity=lake.read_window(
-                lake_store.root, "grid_carbon_intensity_hourly", start, window.end, zone
-            ).filter(pl.col("zone") == site.zone),
-            zone=site.zone,
-        )
-    except VampireInputError as exc:
-        # too little history (e.g. the first days of a site): say so, write nothing
-        return dg.MaterializeResult(
-            metadata=frame_metadata(empty_frame("vampire_load_events"), skipped=str(exc))
-        )
-    events = events.filter(
-        pl.col("start_utc").dt.date().is_between(window.start, window.end, "left")
+    detected = detect_by_day(
+        readings,
+        window.days,
+        prices=lake.read_window(lake_store.root, "day_ahead_prices", start, end, zone),
+        intensity=lake.read_window(
+            lake_store.root, "grid_carbon_intensity_hourly", start, end, zone
+        ).filter(pl.col("zone") == site.zone),
+        site_id=site.site_id,
+        timezone=site.timezone,
+        zone=site.zone,
     )
-    lake.write_days(lake_store.root, "vampire_load_events", events, [site.site_id], window.days)
+    events = detected.events
+    # a day without enough history (e.g. the first days of a site) writes no partition
+    days = [d for d in window.days if d not in detected.skipped]
+    lake.write_days(lake_store.root, "vampire_load_events", events, [site.site_id], days)
+    skipped = {d.isoformat(): reason for d, reason in detected.skipped.items()}
     return dg.MaterializeResult(
         metadata=frame_metadata(
             events,
             excess_kwh=float(events["excess_kwh"].sum()),
             excess_cost_eur=float(events["excess_cost_eur"].sum()),
             excess_co2_kg=float(events["excess_co2_kg"].sum()),
+            days_detected=len(days),
+            **({"skipped": skipped} if skipped else {}),
         )
     )
 

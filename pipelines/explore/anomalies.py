@@ -16,15 +16,12 @@ import polars as pl
 from pipelines import lake
 from pipelines.schemas import UTC_TS
 from pipelines.vampire.baseline import fit_baseline
+from pipelines.vampire.daily import HISTORY_DAYS, LOOKAHEAD_DAYS, day_window
 from pipelines.vampire.grid import HOURS_PER_INTERVAL, to_grid
 from pipelines.vampire.offhours import NIGHT_END_H, NIGHT_START_H
 from pipelines.vampire.pricing import event_cost_and_co2
 from pipelines.vampire.readings import VampireInputError
 
-# the vampire_load_events asset fits the baseline on this much history before its window
-HISTORY_DAYS = 28
-# readings after the night that help the baseline (the level model looks at the next days)
-AFTER_DAYS = 7
 CONTEXT = timedelta(hours=3)  # shown before and after an event
 DAYS_PER_YEAR = 365.0
 IMPACT = ("excess_kwh", "excess_cost_eur", "excess_co2_kg")
@@ -158,9 +155,9 @@ def meter_night(
 ) -> pl.DataFrame:
     """A meter's power around an event against its baseline, for a drill-down chart.
 
-    The baseline is the detector's (:func:`detector_baseline`) fitted on the
-    ``HISTORY_DAYS`` before the event's day and ``AFTER_DAYS`` after it; with less
-    history it is the meter's median night (:func:`median_night_baseline`).
+    The baseline is the one the detector fitted for the event's day
+    (:func:`detector_baseline` on :func:`~pipelines.vampire.daily.day_window`); with
+    less history it is the meter's median night (:func:`median_night_baseline`).
 
     Returns
     -------
@@ -168,12 +165,8 @@ def meter_night(
         ts_utc, ts_local, power_w, expected_w [W], in_event, baseline (``detector`` or
         ``median night``); ``CONTEXT`` before and after the event.
     """
-    day = start_utc.date()
     readings = _readings(
-        lake_root,
-        site_id,
-        day - timedelta(days=HISTORY_DAYS),
-        end_utc.date() + timedelta(days=AFTER_DAYS + 1),
+        lake_root, site_id, *day_window(start_utc.date(), HISTORY_DAYS, LOOKAHEAD_DAYS)
     )
     fitted = detector_baseline(readings, meter_id, timezone)
     if fitted is not None:

@@ -38,6 +38,7 @@ def test_code_location_loads_with_assets_checks_schedules_and_sensor():
     } <= check_assets
     assert {s.name for s in repo.schedule_defs} == {
         "land_and_compute_yesterday_schedule",
+        "detect_vampire_loads_schedule",
         "refresh_registry_and_warehouse_schedule",
         "update_scope2_and_certificate_exports_schedule",
         "forecast_tomorrow_load_and_pv_schedule",
