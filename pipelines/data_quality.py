@@ -159,6 +159,7 @@ def with_interval_counts(
     ts_col: str,
     interval_s: int,
     day_col: str = DAY,
+    samples: bool = False,
 ) -> pl.DataFrame:
     """Add ``dq_intervals_present`` and ``dq_intervals_expected`` to each row.
 
@@ -173,11 +174,15 @@ def with_interval_counts(
         Start of the row's interval.
     interval_s : int
         Interval length [s] when the frame has no ``interval_s`` column (or it is null).
+    samples : bool, default False
+        Rows are samples at any rate (device telemetry, 1 Hz from MQTT or one per
+        15 min from the sample site): an interval is present when it holds at least one
+        sample of the series.
 
     Returns
     -------
     pl.DataFrame
-        ``frame`` plus ``dq_intervals_present`` (distinct interval starts of the row's
+        ``frame`` plus ``dq_intervals_present`` (distinct intervals of the row's
         series within its batch day) and ``dq_intervals_expected`` (86400 / interval
         length), both Int64. Rows timestamped outside their batch day (say, a
         cumulative baseline repeated from the day before) get nulls in both.
@@ -190,8 +195,9 @@ def with_interval_counts(
     in_day = (pl.col(ts_col).dt.date() == pl.col(day_col)).fill_null(False)
     by = [*series, day_col]
     present = pl.col("__ts_in_day").drop_nulls().n_unique().over(by)
+    start = pl.col(ts_col).dt.truncate(f"{interval_s}s") if samples else pl.col(ts_col)
     return (
-        frame.with_columns(pl.when(in_day).then(pl.col(ts_col)).alias("__ts_in_day"))
+        frame.with_columns(pl.when(in_day).then(start).alias("__ts_in_day"))
         .with_columns(
             pl.when(in_day).then(present).cast(pl.Int64).alias("dq_intervals_present"),
             pl.when(in_day).then(86_400 // length).cast(pl.Int64).alias("dq_intervals_expected"),
@@ -275,8 +281,15 @@ def day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+def dataset_scope(dataset: str, scope: str) -> str:
+    """The ``data_quality_results`` partition of one dataset's results for one site or
+    zone: its checks are its only writer, so no two processes ever write the same file."""
+    return f"{dataset}@{scope}"
+
+
 def result_frame(
     dataset: str,
+    scope: str,
     day: date,
     suite: str,
     outcomes: Iterable[tuple[str, str | None, bool, str | None]],
@@ -286,6 +299,8 @@ def result_frame(
 
     Parameters
     ----------
+    scope : str
+        The site or grid zone whose rows the batch holds.
     outcomes : iterable of (expectation, column, success, observed)
         One per expectation; ``column`` is None for table-level expectations.
     evaluated_at_utc : datetime
@@ -295,6 +310,8 @@ def result_frame(
     return pl.DataFrame(
         {
             "dataset": [dataset] * len(rows),
+            "scope": [scope] * len(rows),
+            "dataset_scope": [dataset_scope(dataset, scope)] * len(rows),
             "day_utc": [day_start(day)] * len(rows),
             "suite": [suite] * len(rows),
             "expectation": [r[0] for r in rows],

@@ -58,7 +58,7 @@ PARTITIONING: dict[str, tuple[str, str | None]] = {
     "vampire_alerts": ("site_id", "start_utc"),
     "load_forecast": ("site_id", "ts_utc"),
     "pv_forecast": ("site_id", "ts_utc"),
-    "data_quality_results": ("dataset", "day_utc"),
+    "data_quality_results": ("dataset_scope", "day_utc"),
     "fleet_vehicles": ("site_id", None),
     "fleet_trips": ("site_id", None),
     "setpoint_plans": ("site_id", "slot_start_utc"),

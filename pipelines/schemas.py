@@ -217,6 +217,8 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     },
     "data_quality_results": {
         "dataset": pl.String,
+        "scope": pl.String,
+        "dataset_scope": pl.String,
         "day_utc": UTC_TS,
         "suite": pl.String,
         "expectation": pl.String,
@@ -329,7 +331,7 @@ KEYS: dict[str, list[str]] = {
     "vampire_alerts": ["site_id", "meter_id", "start_utc"],
     "load_forecast": ["site_id", "ts_utc", "issued_at_utc"],
     "pv_forecast": ["site_id", "ts_utc", "issued_at_utc"],
-    "data_quality_results": ["dataset", "day_utc", "suite", "expectation", "column"],
+    "data_quality_results": ["dataset", "scope", "day_utc", "suite", "expectation", "column"],
     "fleet_vehicles": ["site_id", "vehicle_id"],
     "fleet_trips": ["site_id", "vehicle_id", "depart_utc"],
     "setpoint_plans": ["site_id", "plan_id", "device_id", "slot_start_utc"],

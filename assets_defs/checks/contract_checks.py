@@ -56,6 +56,13 @@ class Scope:
     def lake_root(self) -> str:
         return self.resources.lake_store.root
 
+    def entity(self, dataset: str) -> str:
+        """The site or grid zone whose rows of ``dataset`` this run checks: the code
+        location's zone for zone datasets, its site for the others."""
+        site = self.resources.site
+        zoned = lake.PARTITIONING.get(dataset, ("site_id", None))[0] == "zone"
+        return site.zone if zoned else site.site_id
+
 
 @dataclass(frozen=True)
 class SuiteSet:
@@ -72,7 +79,7 @@ class SuiteSet:
     parts: tuple[SuitePart, ...]
     load: Callable[[Scope], pl.DataFrame]
     expectations: Callable[[pl.DataFrame, Scope], Mapping[str, list]]
-    resource_keys: frozenset[str] = frozenset({"lake_store"})
+    resource_keys: frozenset[str] = frozenset({"lake_store", "site"})
     daily: bool = True
     record: bool = True
 
@@ -125,6 +132,7 @@ def run_suites(
                 [
                     data_quality.result_frame(
                         suite_set.dataset,
+                        scope.entity(suite_set.dataset),
                         day,
                         check_names[key],
                         [(o.expectation, o.column, o.success, o.observed) for o in found],
@@ -134,15 +142,40 @@ def run_suites(
                 ]
                 or [data_quality.empty_results()]
             )
-            record_results(scope.lake_root, suite_set.dataset, day, rows, check_names.values())
+            record_results(
+                scope.lake_root,
+                suite_set.dataset,
+                scope.entity(suite_set.dataset),
+                day,
+                rows,
+                check_names.values(),
+            )
     return frame, outcomes
+
+
+#: dataset → the suite set that records its results: one writer per results partition
+RECORDED_BY: dict[str, str] = {}
 
 
 def build_suite_checks(
     asset_key: dg.AssetKey | str, suite_set: SuiteSet
 ) -> dg.AssetChecksDefinition:
-    """One Dagster check per part of ``suite_set``, run as one op."""
+    """One Dagster check per part of ``suite_set``, run as one op.
+
+    Raises
+    ------
+    ValueError
+        If another suite set already records results for the same dataset: the results
+        of a dataset, site and day are one file, and it must have one writer.
+    """
     key = dg.AssetKey(asset_key) if isinstance(asset_key, str) else asset_key
+    if suite_set.record:
+        owner = RECORDED_BY.setdefault(suite_set.dataset, suite_set.name)
+        if owner != suite_set.name:
+            raise ValueError(
+                f"{suite_set.name}: the results of {suite_set.dataset} are recorded by "
+                f"{owner}; add the suites there, so their partitions keep one writer"
+            )
 
     @dg.multi_asset_check(
         specs=[
@@ -198,7 +231,7 @@ class ContractCheckSpec:
     ``ranges`` maps a column to inclusive (min, max) bounds, None for open. ``series``
     names the columns that identify one time series; completeness expects one row per
     ``interval_s`` per series per day (per row's ``interval_s`` where the dataset has
-    that column). ``expected_series`` may count the series that should exist (for
+    that column). ``expected_series(lake_root, entity)`` may count the series that should exist (for
     example from a registry), so a series with no row at all is caught too.
     ``daily=False`` is for small unpartitioned datasets: the whole dataset is checked,
     there is no interval completeness and no results are stored.
@@ -207,7 +240,9 @@ class ContractCheckSpec:
     ``unit_column`` (conditional expectations), and every row's unit must be one of
     them; ``metric_units`` fixes the unit of a metric; ``capacity`` adds the derived
     column ``dq_cap_wh`` (from ``(lake_root, frame)``) and expects ``capacity_column``
-    at most that cap; ``check_types`` expects each column's values of its contract type.
+    at most that cap; ``samples`` says rows are samples at any rate, complete when every
+    interval of a series holds one; ``check_types`` expects each column's values of its
+    contract type.
     ``blocking`` names the suites whose failure stops downstream assets.
     """
 
@@ -215,7 +250,7 @@ class ContractCheckSpec:
     ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     series: tuple[str, ...] = ()
     interval_s: int = 900
-    expected_series: Callable[[str, pl.DataFrame], int] | None = None
+    expected_series: Callable[[str, str], int] | None = None
     daily: bool = True
     unit_ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     unit_column: str = "unit"
@@ -224,6 +259,7 @@ class ContractCheckSpec:
     metric_column: str = "metric"
     capacity: Callable[[str, pl.DataFrame], pl.DataFrame] | None = None
     capacity_column: str = "energy_wh"
+    samples: bool = False
     check_types: bool = False
     blocking: frozenset[str] = frozenset({"schema", "ranges", "unique"})
     record: bool = True
@@ -261,23 +297,28 @@ def _contract_loader(spec: ContractCheckSpec) -> Callable[[Scope], pl.DataFrame]
         root = scope.lake_root
         if not spec.daily:
             return lake.scan(root, spec.dataset).collect()
+        # the run's own site or zone: a portfolio's runs never check each other's rows
+        entity = scope.entity(spec.dataset)
         if scope.days is not None:
             start, end = scope.days[0], scope.days[-1] + timedelta(days=1)
-            frame = lake.read_window(root, spec.dataset, start, end)
+            frame = lake.read_window(root, spec.dataset, start, end, [entity])
         else:
-            frame = lake.scan(root, spec.dataset).collect()
+            entity_col = lake.PARTITIONING[spec.dataset][0]
+            frame = lake.scan(root, spec.dataset).filter(pl.col(entity_col) == entity).collect()
         frame = frame.with_columns(pl.col(ts_col).dt.date().alias(DAY))
         if spec.capacity is not None:
             frame = spec.capacity(root, frame)
         if spec.series:
-            frame = data_quality.with_interval_counts(frame, spec.series, ts_col, spec.interval_s)
+            frame = data_quality.with_interval_counts(
+                frame, spec.series, ts_col, spec.interval_s, samples=spec.samples
+            )
         return frame
 
     return load
 
 
 def contract_expectations(
-    spec: ContractCheckSpec, batch: pl.DataFrame, lake_root: str
+    spec: ContractCheckSpec, batch: pl.DataFrame, lake_root: str, entity: str
 ) -> dict[str, list]:
     """The suites of ``spec`` for one batch (one day, or the whole undated dataset)."""
     # imported here, not at module level: GX takes seconds to import, and every process
@@ -331,13 +372,19 @@ def contract_expectations(
         )
     if spec.daily:
         n_series = (
-            spec.expected_series(lake_root, batch)
+            spec.expected_series(lake_root, entity)
             if spec.expected_series
             else batch.select(spec.series).n_unique()
             if batch.height
             else 0
         )
-        complete = [gxe.ExpectTableRowCountToEqual(value=n_series * (86400 // spec.interval_s))]
+        intervals = n_series * (86400 // spec.interval_s)
+        complete = [
+            # samples may come at any rate: at least one per interval and series
+            gxe.ExpectTableRowCountToBeBetween(min_value=intervals)
+            if spec.samples
+            else gxe.ExpectTableRowCountToEqual(value=intervals)
+        ]
         if spec.series:
             complete.append(
                 gxe.ExpectColumnPairValuesToBeEqual(
@@ -361,7 +408,8 @@ def _parts(spec: ContractCheckSpec) -> tuple[SuitePart, ...]:
             "complete",
             f"{d}_complete_intervals",
             "complete" in spec.blocking,
-            f"one row per {spec.interval_s} s per series {spec.series} per UTC day",
+            f"{'a sample in every' if spec.samples else 'one row per'} {spec.interval_s} s "
+            f"per series {spec.series} per UTC day",
         )
         if spec.daily
         else SuitePart(
@@ -400,7 +448,9 @@ def contract_suite_set(spec: ContractCheckSpec) -> SuiteSet:
         dataset=spec.dataset,
         parts=_parts(spec),
         load=_contract_loader(spec),
-        expectations=lambda batch, scope: contract_expectations(spec, batch, scope.lake_root),
+        expectations=lambda batch, scope: contract_expectations(
+            spec, batch, scope.lake_root, scope.entity(spec.dataset)
+        ),
         daily=spec.daily,
         record=spec.record and spec.daily,
     )

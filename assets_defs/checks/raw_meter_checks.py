@@ -150,7 +150,6 @@ def raw_meter_suite_set(dataset: str = DATASET) -> SuiteSet:
         ),
         load=load_raw_meters,
         expectations=raw_meter_expectations,
-        resource_keys=frozenset({"lake_store", "site"}),
     )
 
 

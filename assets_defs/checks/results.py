@@ -1,20 +1,15 @@
 """Store suite results in the lake dataset ``data_quality_results``.
 
-One partition per (dataset, UTC day). Several checks may write the same partition
-(each its own suites), so a write reads the partition, replaces its own suites'
-rows (:func:`pipelines.data_quality.merge_results`) and writes it back atomically,
-under an exclusive file lock so concurrent check steps cannot lose each other's rows.
-The lock file lies beside the results, or, for an object-store lake, in a local folder:
-there it serves the processes of one host (see README "Running at scale").
+One partition per (dataset, scope, UTC day), the scope being the site or grid zone whose
+rows were checked (:func:`pipelines.data_quality.dataset_scope`). Each dataset has one
+check writing its results (a test keeps it so), so a partition has one writer, and a
+write replaces the partition atomically, on a local disk or an object store, from any
+host: no lock is needed. Re-running a check keeps the stamps of unchanged outcomes
+(:func:`pipelines.data_quality.merge_results`).
 """
 
-import fcntl
-import hashlib
-import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 
@@ -23,39 +18,22 @@ from pipelines import data_quality, lake
 DATASET = data_quality.RESULT_DATASET
 
 
-@contextmanager
-def _locked(lake_root: str, dataset: str) -> Iterator[None]:
-    if lake.is_remote(lake_root):
-        digest = hashlib.sha256(str(lake_root).encode()).hexdigest()[:16]
-        folder = Path(tempfile.gettempdir()) / "novaenergy-locks" / digest
-    else:
-        folder = Path(lake_root) / DATASET
-    folder.mkdir(parents=True, exist_ok=True)
-    lock = folder / f".lock-{lake.partition_dir(lake_root, DATASET, dataset, date.min).parent.name}"
-    with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def record_results(
-    lake_root: str, dataset: str, day: date, rows: pl.DataFrame, suites: Iterable[str]
+    lake_root: str, dataset: str, scope: str, day: date, rows: pl.DataFrame, suites: Iterable[str]
 ) -> bool:
-    """Replace the rows of ``suites`` for (dataset, day) with ``rows``.
+    """Replace the rows of ``suites`` for (dataset, scope, day) with ``rows``.
 
     Returns True if the partition changed. Re-running an unchanged check leaves the
     file as it is (same bytes).
     """
     suites = list(suites)
-    with _locked(lake_root, dataset):
-        stored = lake.read_partition(lake_root, DATASET, dataset, day)
-        merged = data_quality.merge_results(stored, rows, suites)
-        if merged.equals(stored.sort(data_quality.RESULT_KEY, maintain_order=True)):
-            return False
-        lake.write_partition(lake_root, DATASET, merged, dataset, day)
-        return True
+    partition = data_quality.dataset_scope(dataset, scope)
+    stored = lake.read_partition(lake_root, DATASET, partition, day)
+    merged = data_quality.merge_results(stored, rows, suites)
+    if merged.equals(stored.sort(data_quality.RESULT_KEY, maintain_order=True)):
+        return False
+    lake.write_partition(lake_root, DATASET, merged, partition, day)
+    return True
 
 
 def read_results(lake_root: str, dataset: str | None = None) -> pl.DataFrame:

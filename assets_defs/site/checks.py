@@ -32,14 +32,8 @@ TELEMETRY_UNIT_RANGES = {
 TELEMETRY_METRIC_UNITS = {"power_w": "W", "soc_pct": "%", "energy_wh": "Wh"}
 
 
-def _registered_meters(lake_root: str, frame: pl.DataFrame) -> int:
-    registry = lake.scan(lake_root, "meter_registry").collect()
-    sites = (
-        frame["site_id"].unique().to_list()
-        if frame.height
-        else registry["site_id"].unique().to_list()
-    )
-    return registry.filter(pl.col("site_id").is_in(sites)).height
+def _registered_meters(lake_root: str, site_id: str) -> int:
+    return lake.read_partition(lake_root, "meter_registry", site_id).height
 
 
 def _meter_capacity(lake_root: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -73,6 +67,7 @@ device_telemetry_checks = build_contract_checks(
         metric_units=TELEMETRY_METRIC_UNITS,
         series=("site_id", "device_id", "metric"),
         interval_s=900,
+        samples=True,  # the sample site writes one per 15 min, MQTT devices one per second
         check_types=True,
     ),
 )

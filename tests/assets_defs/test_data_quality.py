@@ -6,6 +6,7 @@ expectation per day, replaced (never duplicated) when the check runs again.
 """
 
 import shutil
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
@@ -314,6 +315,34 @@ def test_telemetry_suites_pass_on_the_clean_day(settings):
     assert outcome and all(outcome.values()), outcome
 
 
+def every_10_s(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each 15-minute sample repeated every 10 s of its interval: telemetry at 0.1 Hz."""
+    offsets = pl.DataFrame({"offset_s": list(range(0, 900, 10))})
+    return (
+        frame.join(offsets, how="cross")
+        .with_columns(pl.col("ts_utc") + pl.duration(seconds=pl.col("offset_s")))
+        .drop("offset_s")
+    )
+
+
+def test_telemetry_faster_than_the_interval_is_complete_with_a_sample_in_each(settings):
+    land_telemetry(settings, every_10_s)
+    rows = lake.read_partition(settings.lake_root, "device_telemetry", SITE, DAY)
+    assert rows["ts_utc"].dt.second().n_unique() == 6  # finer than 15 min
+    outcome = run_telemetry_checks(settings)
+    assert outcome and all(outcome.values()), outcome
+
+    # one series without a sample for one quarter hour (its 90 samples all gone)
+    first = rows.row(0, named=True)
+    gap = (pl.col("device_id") == first["device_id"]) & (pl.col("metric") == first["metric"])
+    quarter = pl.col("ts_utc").dt.truncate("15m") == first["ts_utc"].replace(second=0)
+    land_telemetry(settings, lambda f: every_10_s(f).filter(~(gap & quarter)))
+    outcome = run_telemetry_checks(settings)
+    assert [name for name, ok in outcome.items() if not ok] == [
+        "device_telemetry_complete_intervals"
+    ]
+
+
 @pytest.mark.parametrize("case", TELEMETRY_CORRUPTIONS, ids=list(TELEMETRY_CORRUPTIONS))
 def test_telemetry_suites_fail_on_a_corrupted_batch(settings, case):
     corrupt, failing = TELEMETRY_CORRUPTIONS[case]
@@ -402,7 +431,8 @@ def test_warn_only_suites_do_not_block(settings):
 
 
 def result_file(settings, dataset: str):
-    return lake.partition_dir(settings.lake_root, "data_quality_results", dataset, DAY)
+    partition = data_quality.dataset_scope(dataset, SITE)
+    return lake.partition_dir(settings.lake_root, "data_quality_results", partition, DAY)
 
 
 def test_results_are_stored_per_day_and_replaced_on_rerun(settings):
@@ -470,13 +500,13 @@ def test_merge_keeps_other_suites_and_unchanged_times():
     stored = pl.concat(
         [
             data_quality.result_frame(
-                "d", DAY, "a", [("e1", "x", True, "0"), ("e2", None, True, "5")], t0
+                "d", "s", DAY, "a", [("e1", "x", True, "0"), ("e2", None, True, "5")], t0
             ),
-            data_quality.result_frame("d", DAY, "b", [("e1", "x", True, "0")], t0),
+            data_quality.result_frame("d", "s", DAY, "b", [("e1", "x", True, "0")], t0),
         ]
     )
     new = data_quality.result_frame(
-        "d", DAY, "a", [("e1", "x", True, "0"), ("e2", None, False, "4")], t1
+        "d", "s", DAY, "a", [("e1", "x", True, "0"), ("e2", None, False, "4")], t1
     )
     merged = data_quality.merge_results(stored, new, ["a"])
     times = {
@@ -557,3 +587,50 @@ def test_the_clean_lake_stores_passing_results_for_every_day(week):
     assert {
         s: set(e) for s, e in raw.group_by("suite").agg("expectation").iter_rows()
     } == RAW_SUITES
+
+
+# ---------------------------------------------------------------- a portfolio lake
+
+
+def test_a_portfolio_lake_keeps_each_sites_checks_and_results_apart(settings):
+    outcome, _ = run_checks(settings, [meter_readings], [meter_readings_checks])
+    assert outcome["meter_readings_value_ranges"] is True
+    # a second site in the same lake, with readings out of range
+    root, other = settings.lake_root, "plant-2"
+    own = lake.read_partition(root, "meter_readings", SITE, DAY)
+    bad = own.with_columns(pl.lit(other).alias("site_id"), pl.lit(-1.0).alias("energy_wh"))
+    lake.write_partition(root, "meter_readings", bad, other, DAY)
+    registry = lake.read_partition(root, "meter_registry", SITE)
+    lake.write_partition(
+        root, "meter_registry", registry.with_columns(pl.lit(other).alias("site_id")), other
+    )
+    checks_only = dg.AssetSelection.checks_for_assets(meter_readings)
+    other_outcome, _ = run_checks(
+        replace(settings, site_id=other), [meter_readings], [meter_readings_checks], checks_only
+    )
+    assert other_outcome["meter_readings_value_ranges"] is False
+    # the first site's checks never read the other site's rows
+    again, _ = run_checks(settings, [meter_readings], [meter_readings_checks], checks_only)
+    assert again == outcome
+
+    results = read_results(root, "meter_readings")
+    ranges = results.filter(pl.col("suite") == "meter_readings_value_ranges")
+    assert dict(ranges.group_by("scope").agg(pl.col("success").all()).rows()) == {
+        SITE: True,
+        other: False,
+    }
+    partitions = {p.parent.parent.name for p in lake.dataset_files(root, "data_quality_results")}
+    assert {f"dataset_scope=meter_readings@{SITE}", f"dataset_scope=meter_readings@{other}"} <= (
+        partitions
+    )
+
+
+def test_a_dataset_has_one_check_recording_its_results():
+    from assets_defs.checks.contract_checks import RECORDED_BY, build_suite_checks
+    from assets_defs.checks.raw_meter_checks import raw_meter_suite_set
+
+    assert RECORDED_BY[RAW] == f"{RAW}_checks"
+    assert RECORDED_BY["meter_readings"] == "meter_readings_contract_checks"
+    second = replace(raw_meter_suite_set(), name="another_raw_check")
+    with pytest.raises(ValueError, match="recorded by raw_meter_readings_checks"):
+        build_suite_checks("meter_readings", second)

@@ -179,8 +179,8 @@ def test_broker_killed_mid_telemetry_loses_and_duplicates_no_reading(tmp_path, c
     result = ingest_into_lake(settings)
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    # complete_intervals (a warning) wants the sample site's one row per 15 min per series
-    # and day; two minutes of 1 Hz telemetry is not that, and not what this test is about
+    # complete_intervals (a warning) wants a sample in every 15 min of the day per series;
+    # two minutes of 1 Hz telemetry is not a whole day, and not what this test is about
     checks.pop("device_telemetry_complete_intervals")
     assert set(checks) == {
         "device_telemetry_" + c for c in ("schema", "value_ranges", "unique_key")

@@ -35,6 +35,8 @@ def quality(rows: list[tuple[date, bool]]) -> pl.DataFrame:
         [
             {
                 "dataset": "d",
+                "scope": "s",
+                "dataset_scope": "d@s",
                 "day_utc": datetime(d.year, d.month, d.day, tzinfo=UTC),
                 "suite": "s",
                 "expectation": f"e{i}",

@@ -11,6 +11,8 @@ EVALUATED = datetime(2025, 2, 1, tzinfo=UTC)
 def result(dataset, day, expectation, success, column=None) -> dict:
     return {
         "dataset": dataset,
+        "scope": "s",
+        "dataset_scope": f"{dataset}@s",
         "day_utc": datetime(day.year, day.month, day.day, tzinfo=UTC),
         "suite": f"{dataset}_schema",
         "expectation": expectation,
@@ -33,7 +35,9 @@ def write(root) -> None:
         "prices": [result("prices", d1, "unique", True), result("prices", d2, "unique", True)],
     }
     for dataset, frame in rows.items():
-        lake.write_days(root, "data_quality_results", pl.DataFrame(frame), [dataset], [d1, d2])
+        lake.write_days(
+            root, "data_quality_results", pl.DataFrame(frame), [f"{dataset}@s"], [d1, d2]
+        )
 
 
 def test_failures_first_and_pass_rates_worst_first(tmp_path):
