@@ -185,12 +185,31 @@ def parse_generation_xml(xml_text: str, zone: str) -> pl.DataFrame:
     return generation_frame(wide, zone)
 
 
+def read_document_text(path: str | Path) -> str:
+    """The text of a recorded document (UTF-8 XML, as the platform sends it).
+
+    Raises
+    ------
+    EntsoeDocumentError
+        Naming the file, if it cannot be read or is not UTF-8.
+    """
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise EntsoeDocumentError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); "
+            "ENTSO-E documents are UTF-8 XML"
+        ) from exc
+    except OSError as exc:
+        raise EntsoeDocumentError(f"{path}: {exc}") from exc
+
+
 def read_generation_xml(path: str | Path, zone: str) -> pl.DataFrame:
     """Read a recorded A75 document; errors name the file."""
-    path = Path(path)
+    text = read_document_text(path)
     try:
-        return parse_generation_xml(path.read_text(encoding="utf-8"), zone)
-    except (EntsoeDocumentError, OSError, UnicodeDecodeError) as exc:
+        return parse_generation_xml(text, zone)
+    except EntsoeDocumentError as exc:
         raise EntsoeDocumentError(f"{path}: {exc}") from exc
 
 
@@ -366,11 +385,7 @@ def generation_zone(xml_text: str, preferred: str | None = None) -> str:
 
 def read_flows_xml(path: str | Path) -> pl.DataFrame:
     """A recorded A11 document, its direction read from ``out_Domain`` → ``in_Domain``."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EntsoeDocumentError(f"{path}: {exc}") from exc
+    text = read_document_text(path)
     into, out_of = document_zones(text, "in_Domain.mRID"), document_zones(text, "out_Domain.mRID")
     if not into or not out_of:
         raise EntsoeDocumentError(f"{path}: no in_Domain/out_Domain: not an A11 flow document")

@@ -116,6 +116,7 @@ def _cmd_carbon(args, settings) -> int:
     from ingest.entsoe_documents import (
         EntsoeDocumentError,
         generation_zone,
+        read_document_text,
         read_flows_xml,
         read_generation_xml,
     )
@@ -134,7 +135,7 @@ def _cmd_carbon(args, settings) -> int:
             zone = (
                 args.zone
                 if len(documents) == 1
-                else generation_zone(Path(path).read_text(), args.zone)
+                else generation_zone(read_document_text(path), args.zone)
             )
             mixes.append(read_generation_xml(path, zone))
         flows = pl.concat([read_flows_xml(f) for f in flow_files]) if flow_files else None

@@ -185,6 +185,27 @@ def test_carbon_cli_refuses_a_non_generation_document(tmp_path):
     )
 
 
+def test_carbon_cli_names_a_document_that_is_not_utf8_among_several(tmp_path):
+    latin1 = tmp_path / "latin1.xml"
+    latin1.write_bytes("<?xml version='1.0'?><name>Kraftwerk Süd</name>".encode("latin-1"))
+    proc = _cli(
+        [
+            "carbon",
+            "--entsoe-xml",
+            str(ENTSOE / "LU_generation_A75_2024-05-21.xml"),
+            "--entsoe-xml",
+            str(latin1),
+            "--zone",
+            "LU",
+            "--out",
+            str(tmp_path / "x.csv"),
+        ],
+        tmp_path,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "latin1.xml: not UTF-8 text" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def _a75(
     eic: str,
     series: dict[str, float],
