@@ -21,7 +21,9 @@ Rules, in the order they are applied; a row gets the first reason that fits:
 4. Cumulative registers (see :mod:`pipelines.meters.cumulative`): the first reading of a
    meter is quarantined as ``cumulative baseline (no previous reading)``; a reading
    whose distance to the previous one is not a whole number of intervals as
-   ``irregular cumulative reading ...``.
+   ``irregular cumulative reading ...``; one more than 35 days after it as
+   ``cumulative reading ... days after the previous one ...`` (it becomes the
+   baseline of the next reading).
 5. ``exceeds meter capacity: ...``: energy above max_power_w × interval × 1.1.
 
 Out-of-order rows are counted and sorted (one sort, only when needed). The repeated hour
@@ -63,6 +65,9 @@ UTC_TS = pl.Datetime("us", "UTC")
 
 #: Readings may exceed max_power_w × interval by this factor before quarantine.
 CAPACITY_MARGIN = 1.1
+# Longest span a cumulative difference is spread over [s]: a month's manual reading and
+# some delay, not a meter silent for a season or a clock reset to 1970.
+MAX_SPREAD_S = 35 * 86_400
 
 BASELINE_REASON = "cumulative baseline (no previous reading)"
 CONFLICT_REASON = "conflicting duplicate"
@@ -444,6 +449,19 @@ def _cumulative(work: pl.DataFrame, ledger: _Ledger) -> pl.DataFrame:
     ]:
         stats[key] = int(work[flag].sum())
     ledger.reject(work.filter(pl.col("__baseline")), BASELINE_REASON)
+    # a register read again after weeks (or after a clock reset to 1970) says nothing about
+    # when the energy was used: not spread over the gap; the reading is a new baseline
+    too_long = ~pl.col("__irregular") & (pl.col("__span_s") > MAX_SPREAD_S)
+    work = work.with_columns(too_long.fill_null(False).alias("__too_long"))
+    ledger.reject(
+        work.filter(pl.col("__too_long")),
+        pl.format(
+            "cumulative reading {} days after the previous one: longer than {} days, "
+            "so its energy is not spread; it is the baseline of the next reading",
+            (pl.col("__span_s") / 86_400).round(1),
+            pl.lit(MAX_SPREAD_S // 86_400),
+        ),
+    )
     ledger.reject(
         work.filter(pl.col("__irregular")),
         pl.format(
@@ -453,9 +471,9 @@ def _cumulative(work: pl.DataFrame, ledger: _Ledger) -> pl.DataFrame:
             pl.col("interval_s"),
         ),
     )
-    keep = ~pl.col("__baseline") & ~pl.col("__irregular")
+    keep = ~pl.col("__baseline") & ~pl.col("__irregular") & ~pl.col("__too_long")
     return work.filter(keep).drop(
-        "__baseline", "__irregular", "__rollover", "__reset", "__span_s", "__cum"
+        "__baseline", "__irregular", "__too_long", "__rollover", "__reset", "__span_s", "__cum"
     )
 
 

@@ -169,12 +169,12 @@ def test_random_bytes_are_refused_or_landed_as_csv_and_as_parquet(data):
     land_and_check(data, ".parquet")
 
 
-# [us since 1970]: two in 2025, then year 1, year 9999 and about 146,000 years either side.
-# No other time inside the window: a cumulative register read in 1970 and in 2025 is spread
-# over 1.9 million intervals in 20,000 day partitions (pipelines.meters bounds no gap).
+# [us since 1970]: two in 2025, 1970 (a clock reset), 2000, then year 1, year 9999 and about
+# 146,000 years either side. A cumulative register read in 1970 and again in 2025 is not
+# spread over the 1.9 million intervals between (pipelines.meters.validate.MAX_SPREAD_S).
 EXTREME_US = st.sampled_from(
-    [None, 1_748_858_400_000_000, 1_748_859_300_000_000, -62_135_596_800_000_000]
-    + [253_402_300_799_000_000, -(2**62), 2**62]
+    [None, 1_748_858_400_000_000, 1_748_859_300_000_000, 0, 946_684_800_000_000]
+    + [-62_135_596_800_000_000, 253_402_300_799_000_000, -(2**62), 2**62]
 )
 FLOAT_EXTREMES = ABSURD_NUMBERS.filter(lambda v: isinstance(v, float) or abs(v) <= 2**64).map(float)
 VALUE_TYPES = st.sampled_from([pl.Float64, pl.Float32, pl.Int64, pl.UInt64, pl.Int8, pl.String])
@@ -228,6 +228,16 @@ def parquet_bytes(frame: pl.DataFrame) -> bytes:
             "meter_id": ["m1"],
             "ts_local": pl.Series([0]).cast(pl.Datetime("us")),
             "energy_wh": [0.0],
+        }
+    )
+)
+@example(  # a register read in 1970 (clock reset) and in 2025: spread over 55 years until
+    frame=pl.DataFrame(  # gaps were bounded
+        {
+            "meter_id": ["m1", "m1"],
+            "ts_utc": pl.Series([0, 1_748_858_400_000_000]).cast(pl.Datetime("us", "UTC")),
+            "energy_wh": [10.0, 20.0],
+            "register": ["cumulative", "cumulative"],
         }
     )
 )

@@ -462,6 +462,43 @@ def test_cumulative_reading_at_irregular_spacing_is_quarantined():
     assert acc.select("ts_utc", "energy_wh").rows() == [(utc(2025, 6, 2, 10, 20), 100.0)]
 
 
+def test_a_register_clock_reset_to_1970_is_not_spread_over_55_years():
+    data = rows(
+        [
+            ("load-hvac", "1970-01-01T00:00:00Z", "50", "cumulative"),  # clock lost
+            ("load-hvac", quarter(0), "100", "cumulative"),
+            ("load-hvac", quarter(1), "160", "cumulative"),
+            ("load-hvac", quarter(2), "230", "cumulative"),
+        ],
+        ("meter_id", "ts_utc", "energy_wh", "register"),
+    )
+    batch = validate(data)
+    reasons = batch.quarantined["reason"].to_list()
+    assert reasons[0] == BASELINE_REASON
+    assert reasons[1].startswith("cumulative reading 20241.4 days after the previous one")
+    assert "not spread" in reasons[1]
+    # the reading after the gap is the baseline of the next one: nothing else is lost
+    assert batch.accepted.select("ts_utc", "energy_wh", "quality").rows() == [
+        (utc(2025, 6, 2, 10), 60.0, "measured"),
+        (utc(2025, 6, 2, 10, 15), 70.0, "measured"),
+    ]
+    assert batch.rows_in == 4 == batch.rows_accepted + batch.quarantined.height
+
+
+def test_a_monthly_manual_reading_is_still_spread_over_the_month():
+    data = rows(
+        [
+            ("load-hvac", "2025-05-01T00:00:00Z", "1000", "cumulative"),
+            ("load-hvac", "2025-06-01T00:00:00Z", "3976", "cumulative"),  # 31 days later
+        ],
+        ("meter_id", "ts_utc", "energy_wh", "register"),
+    )
+    acc = validate(data).accepted
+    assert acc.height == 31 * 96
+    assert acc["energy_wh"].sum() == pytest.approx(2976.0)
+    assert set(acc["quality"]) == {"estimated_spread"}
+
+
 def test_meter_with_both_register_types_is_quarantined():
     data = rows(
         [
