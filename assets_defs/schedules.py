@@ -7,7 +7,7 @@ certificate exports, 12:05 forecast tomorrow's load and PV.
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
 
 import dagster as dg
 
@@ -39,6 +39,15 @@ land_and_compute_day_job = dg.define_asset_job(
 )
 
 
+def utc_yesterday(context: dg.ScheduleEvaluationContext) -> date | dg.SkipReason:
+    """The UTC day that ended before the tick, or why there is none (before the first
+    partition)."""
+    day = (context.scheduled_execution_time.astimezone(UTC) - timedelta(days=1)).date()
+    if day < PARTITIONS_START_DATE:
+        return dg.SkipReason(f"{day} is before the first partition, {PARTITIONS_START_DATE}")
+    return day
+
+
 @dg.schedule(
     name="land_and_compute_yesterday_schedule",
     job=land_and_compute_day_job,
@@ -55,9 +64,9 @@ def land_and_compute_yesterday_schedule(
     Built by hand rather than with ``build_schedule_from_partitioned_job``, which would
     tick in the partitions' time zone (UTC), i.e. after the Berlin 03:00 and 03:15 runs.
     """
-    day = (context.scheduled_execution_time.astimezone(UTC) - timedelta(days=1)).date()
-    if day < PARTITIONS_START_DATE:
-        return dg.SkipReason(f"{day} is before the first partition, {PARTITIONS_START_DATE}")
+    day = utc_yesterday(context)
+    if isinstance(day, dg.SkipReason):
+        return day
     return dg.RunRequest(run_key=day.isoformat(), partition_key=day.isoformat())
 
 

@@ -6,11 +6,12 @@ days are metered. Each night re-detects yesterday and the days still provisional
 run over the range.
 """
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import dagster as dg
 
 from assets_defs.partitions import PARTITIONS_START_DATE, daily_partitions, range_tags
+from assets_defs.schedules import utc_yesterday
 from pipelines.vampire.daily import LOOKAHEAD_DAYS
 
 VAMPIRE_KEYS = ("vampire_load_events", "vampire_alerts")
@@ -38,8 +39,8 @@ def detect_vampire_loads_schedule(
 ) -> dg.RunRequest | dg.SkipReason:
     """One run over the UTC days ``yesterday - LOOKAHEAD_DAYS .. yesterday`` (from the
     first partition on)."""
-    last = (context.scheduled_execution_time.astimezone(UTC) - timedelta(days=1)).date()
-    if last < PARTITIONS_START_DATE:
-        return dg.SkipReason(f"{last} is before the first partition, {PARTITIONS_START_DATE}")
+    last = utc_yesterday(context)
+    if isinstance(last, dg.SkipReason):
+        return last
     first = max(PARTITIONS_START_DATE, last - timedelta(days=LOOKAHEAD_DAYS))
     return dg.RunRequest(run_key=f"{first}...{last}", tags=range_tags(first, last))

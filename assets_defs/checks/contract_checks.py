@@ -121,6 +121,7 @@ def run_suites(
     frame = suite_set.load(scope)
     batches = _batches(frame, scope.days) if suite_set.daily else [(None, frame)]
     outcomes: dict[str, list] = defaultdict(list)
+    entity = scope.entity(suite_set.dataset)
     check_names = {p.key: p.check_name for p in suite_set.parts}
     for day, batch in batches:
         suites = {k: v for k, v in suite_set.expectations(batch, scope).items() if v}
@@ -132,7 +133,7 @@ def run_suites(
                 [
                     data_quality.result_frame(
                         suite_set.dataset,
-                        scope.entity(suite_set.dataset),
+                        entity,
                         day,
                         check_names[key],
                         [(o.expectation, o.column, o.success, o.observed) for o in found],
@@ -145,7 +146,7 @@ def run_suites(
             record_results(
                 scope.lake_root,
                 suite_set.dataset,
-                scope.entity(suite_set.dataset),
+                entity,
                 day,
                 rows,
                 check_names.values(),
