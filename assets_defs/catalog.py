@@ -30,9 +30,13 @@ from assets_defs.schedules import (
     forecast_tomorrow_load_and_pv_schedule,
     land_and_compute_day_job,
     land_and_compute_yesterday_schedule,
+    land_grid_day_job,
+    land_grid_yesterday_schedule,
     load_and_pv_forecast_job,
-    refresh_registry_and_warehouse_job,
-    refresh_registry_and_warehouse_schedule,
+    refresh_registry_job,
+    refresh_registry_schedule,
+    refresh_warehouse_job,
+    refresh_warehouse_schedule,
     scope2_and_certificate_exports_job,
     update_scope2_and_certificate_exports_schedule,
 )
@@ -42,6 +46,7 @@ from assets_defs.site.sensors import (
     ingest_telemetry_batches_sensor,
     land_dropped_meter_files_job,
     land_dropped_meter_files_sensor,
+    register_sites_sensor,
     telemetry_ingest_job,
 )
 from assets_defs.warehouse.assets import build_warehouse_views
@@ -125,8 +130,10 @@ CHECKS = [
 ]
 JOBS = [
     land_and_compute_day_job,
+    land_grid_day_job,
     detect_vampire_loads_job,
-    refresh_registry_and_warehouse_job,
+    refresh_registry_job,
+    refresh_warehouse_job,
     scope2_and_certificate_exports_job,
     load_and_pv_forecast_job,
     land_dropped_meter_files_job,
@@ -136,11 +143,13 @@ JOBS = [
 ]
 SCHEDULES = [
     land_and_compute_yesterday_schedule,
+    land_grid_yesterday_schedule,
     detect_vampire_loads_schedule,
-    refresh_registry_and_warehouse_schedule,
+    refresh_registry_schedule,
+    refresh_warehouse_schedule,
     update_scope2_and_certificate_exports_schedule,
     forecast_tomorrow_load_and_pv_schedule,
     day_ahead_plan_schedule,
     intraday_plan_schedule,
 ]
-SENSORS = [land_dropped_meter_files_sensor, ingest_telemetry_batches_sensor]
+SENSORS = [register_sites_sensor, land_dropped_meter_files_sensor, ingest_telemetry_batches_sensor]

@@ -145,3 +145,14 @@ def column_schema(dataset: str) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[dg.TableColumn(name, str(dtype)) for name, dtype in SCHEMAS[dataset].items()]
     )
+
+
+#: Sites named in a run's metadata at most (a backfill run may cover a portfolio's day).
+LISTED_SITES = 20
+
+
+def sites_metadata(sites) -> dict[str, Any]:
+    """The sites a run covered, for its metadata: their count and the first ids."""
+    ids = [s.site_id for s in sites]
+    listed = ", ".join(ids[:LISTED_SITES]) + (" …" if len(ids) > LISTED_SITES else "")
+    return {"sites": len(ids), "site_ids": listed}

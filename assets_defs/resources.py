@@ -26,7 +26,13 @@ class LakeResource(dg.ConfigurableResource):
 
 
 class SiteResource(dg.ConfigurableResource):
-    """The site (the embedded sample site by default) and its grid zone."""
+    """The code location's own site (the embedded sample site by default), its grid zone,
+    and the other sites of the zone it serves, listed in ``sites_file`` (empty for none;
+    see :mod:`pipelines.site_registry`).
+
+    A site asset runs with the settings of its partitions' sites: :meth:`for_run` (one)
+    and :meth:`for_runs` (a backfill run may cover a day of many sites).
+    """
 
     site_id: str = "warehouse-b"
     grid_region: str = "EU_ENTSOE_DE_LU"
@@ -35,6 +41,53 @@ class SiteResource(dg.ConfigurableResource):
     sample_end: str = "2026-01-01"
     sample_seed: int = 42
     max_export_limit_kw: int = 50
+    sites_file: str = ""
+
+    def registry(self) -> dict:
+        """The registered sites by id (:class:`pipelines.site_registry.RegisteredSite`)."""
+        from pipelines.site_registry import check_site_id, read_site_registry
+
+        check_site_id(self.site_id)
+        return read_site_registry(self.sites_file) if self.sites_file else {}
+
+    def site_ids(self) -> list[str]:
+        """Every site served: the own site first, then the registry's."""
+        return list(dict.fromkeys([self.site_id, *self.registry()]))
+
+    def for_site(self, site_id: str, registry: dict | None = None) -> SiteResource:
+        """The settings of ``site_id``: this site's, or the registry row's in this zone
+        (from ``registry`` when the caller has read it already)."""
+        if site_id == self.site_id:
+            return self
+        row = (self.registry() if registry is None else registry).get(site_id)
+        if row is None:
+            raise dg.Failure(
+                f"site {site_id!r} is neither SITE_ID ({self.site_id!r}) nor in the site "
+                f"registry ({self.sites_file or 'SITES_FILE is empty'})"
+            )
+        return SiteResource(
+            site_id=row.site_id,
+            grid_region=self.grid_region,
+            timezone=row.timezone,
+            sample_start=self.sample_start,
+            sample_end=self.sample_end,
+            sample_seed=row.sample_seed,
+            max_export_limit_kw=row.max_export_limit_kw,
+            sites_file=self.sites_file,
+        )
+
+    def for_run(self, context) -> SiteResource:
+        """The settings of the one site the run's partitions cover."""
+        from assets_defs.partitions import site_of
+
+        return self.for_site(site_of(context))
+
+    def for_runs(self, context) -> list[SiteResource]:
+        """The settings of every site the run's partitions cover (one, or one day's many)."""
+        from assets_defs.partitions import sites_of
+
+        registry = self.registry()
+        return [self.for_site(site_id, registry) for site_id in sites_of(context)]
 
     @property
     def zone(self) -> str:
@@ -229,6 +282,7 @@ def resources_from_env() -> dict:
             timezone=dg.EnvVar("SITE_TIMEZONE"),
             grid_region=dg.EnvVar("GRID_REGION"),
             max_export_limit_kw=dg.EnvVar.int("MAX_EXPORT_LIMIT_KW"),
+            sites_file=dg.EnvVar("SITES_FILE"),
         ),
         "entsoe": EntsoeResource(api_key=dg.EnvVar("ENTSOE_API_KEY")),
         "emission_factors": EmissionFactorsResource(

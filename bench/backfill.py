@@ -14,12 +14,19 @@ import dagster as dg
 import polars as pl
 
 from assets_defs.catalog import ASSETS, CHECKS
-from assets_defs.partitions import daily_partitions, range_tags
-from novaenergy.demo import QUIET, resources_for
+from assets_defs.partitions import (
+    daily_partitions,
+    range_tags,
+    register_sites,
+    site_daily_partitions,
+    site_day_key,
+)
+from novaenergy.demo import QUIET, instance_with_sites, resources_for
 from novaenergy.settings import Settings, as_environ
 
 ROOT_DIR = Path(__file__).resolve().parents[1]
-DAILY = [a for a in ASSETS if a.partitions_def == daily_partitions]
+# The zone's and the sites' daily assets, in dependency order (the catalog's).
+DAILY = [a for a in ASSETS if a.partitions_def in (daily_partitions, site_daily_partitions)]
 METER_REGISTRY = dg.AssetKey("meter_registry")
 # Columns stamped with the wall clock of the run that wrote them: the only ones two runs
 # over the same partitions may disagree on.
@@ -32,12 +39,27 @@ RUN_STAMPS = {
 MULTIPROCESS = {"multiprocess": {"max_concurrent": 2}}
 
 
-def daily_selection(names: list[str] | None = None) -> tuple[list, list]:
-    """The daily assets named (all when None) and the checks that only touch them."""
-    assets = [a for a in DAILY if names is None or any(k.path[-1] in names for k in a.keys)]
-    keys = {k for a in assets for k in a.keys}
-    checks = [c for c in CHECKS if all(k.asset_key in keys for k in c.check_keys)]
-    return assets, checks
+def daily_selection(names: list[str] | None = None) -> list[tuple[list, list]]:
+    """The daily assets named (all when None) as runs in dependency order, each run's
+    assets sharing one partitioning (the zone's days, or a site's days), with the checks
+    that only touch them: (assets, checks) per run."""
+    runs: list[list] = []
+    for asset in DAILY:
+        if names is not None and not any(k.path[-1] in names for k in asset.keys):
+            continue
+        if runs and runs[-1][0].partitions_def == asset.partitions_def:
+            runs[-1].append(asset)
+        else:
+            runs.append([asset])
+    out = []
+    for assets in runs:
+        keys = {k for a in assets for k in a.keys}
+        out.append((assets, [c for c in CHECKS if all(k.asset_key in keys for k in c.check_keys)]))
+    return out
+
+
+def _site_of(assets: list, settings: Settings) -> str | None:
+    return settings.site_id if assets[0].partitions_def == site_daily_partitions else None
 
 
 def weeks(first: date, n: int) -> list[tuple[date, date]]:
@@ -50,7 +72,8 @@ def register_meters(settings: Settings) -> None:
     result = dg.materialize(
         [a for a in ASSETS if METER_REGISTRY in a.keys],
         resources=resources_for(settings),
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance_with_sites([settings.site_id]),
+        partition_key=settings.site_id,
         run_config=QUIET,
         raise_on_error=True,
     )
@@ -60,18 +83,18 @@ def register_meters(settings: Settings) -> None:
 def backfill_in_process(
     settings: Settings, first: date, last: date, names: list[str] | None = None
 ) -> None:
-    """The daily assets (all, or those named) and their checks over ``first..last`` in one
-    in-process run."""
-    assets, checks = daily_selection(names)
-    result = dg.materialize(
-        [*assets, *checks],
-        resources=resources_for(settings),
-        instance=dg.DagsterInstance.ephemeral(),
-        tags=range_tags(first, last),
-        run_config=QUIET,
-        raise_on_error=True,
-    )
-    assert result.success
+    """The daily assets (all, or those named) of the site and its zone and their checks
+    over ``first..last``, in process: one run per partitioning, in dependency order."""
+    for assets, checks in daily_selection(names):
+        result = dg.materialize(
+            [*assets, *checks],
+            resources=resources_for(settings),
+            instance=instance_with_sites([settings.site_id]),
+            tags=range_tags(first, last, _site_of(assets, settings)),
+            run_config=QUIET,
+            raise_on_error=True,
+        )
+        assert result.success
 
 
 def dagster_env(settings: Settings, dagster_home: Path) -> dict[str, str]:
@@ -89,12 +112,30 @@ def dagster_env(settings: Settings, dagster_home: Path) -> dict[str, str]:
 def backfill_multiprocess(
     settings: Settings, first: date, last: date, workdir: Path, names: list[str] | None = None
 ) -> str:
-    """The same backfill as one run of the code location with the multiprocess executor,
-    through the Dagster CLI (run from ``workdir``, so no ``.env`` of the checkout applies)."""
+    """The same backfill as runs of the code location with the multiprocess executor (one
+    per partitioning), through the Dagster CLI (run from ``workdir``, so no ``.env`` of the
+    checkout applies); their output."""
     home = workdir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text("")
-    assets, _ = daily_selection(names)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        register_sites(instance, [settings.site_id])
+    output = ""
+    for assets, _ in daily_selection(names):
+        site_id = _site_of(assets, settings)
+        span = (
+            (first, last)
+            if site_id is None
+            else (
+                site_day_key(first, site_id),
+                site_day_key(last, site_id),
+            )
+        )
+        output += _materialize_cli(settings, home, workdir, assets, span)
+    return output
+
+
+def _materialize_cli(settings: Settings, home: Path, workdir: Path, assets: list, span) -> str:
     keys = ",".join(k.to_user_string() for a in assets for k in a.keys)
     done = subprocess.run(
         [
@@ -106,7 +147,7 @@ def backfill_multiprocess(
             "--select",
             keys,
             "--partition-range",
-            f"{first}...{last}",
+            f"{span[0]}...{span[1]}",
             "--config-json",
             json.dumps({"execution": {"config": MULTIPROCESS}, **QUIET}),
         ],

@@ -254,15 +254,26 @@ def land_meter_rows(
 
 
 def land_meter_file(
-    path: str | Path, lake_root: str | Path, timezone: str, now: datetime
+    path: str | Path,
+    lake_root: str | Path,
+    timezone: str,
+    now: datetime,
+    site_id: str | None = None,
 ) -> LandingReport:
     """Read a CSV or Parquet meter export and land it; see :func:`land_meter_rows`.
+
+    ``site_id`` names the site whose export it is: its rows are then matched against
+    that site's meters only (sites of a portfolio may share meter ids). Without it, a
+    meter id registered at several sites needs a ``site_id`` column in the file.
 
     Raises
     ------
     ingest.meter_files.MeterFileError
         If the file is corrupt or lacks required columns (names the file and row).
     """
-    registry = lake.scan(lake_root, "meter_registry").collect()
+    registry = lake.scan(lake_root, "meter_registry")
+    if site_id is not None:
+        registry = registry.filter(pl.col("site_id") == site_id)
+    registry = registry.collect()
     raw = read_meter_export(path)
     return land_meter_rows(raw, source_name(path), lake_root, registry, timezone, now)

@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets_defs.catalog import ASSETS, CHECKS
+from assets_defs.partitions import is_site_scoped, register_sites, run_target
 from assets_defs.resources import (
     CertificatesResource,
     PlanningResource,
@@ -42,6 +43,7 @@ def resources_for(settings: Settings) -> dict:
         sample_end=settings.sample_end.isoformat(),
         sample_seed=settings.sample_seed,
         max_export_limit_kw=settings.max_export_limit_kw,
+        sites_file=settings.sites_file,
     )
     return build_resources(
         settings.lake_root,
@@ -85,6 +87,13 @@ def _instance() -> dg.DagsterInstance:
     )
 
 
+def instance_with_sites(site_ids: list[str]) -> dg.DagsterInstance:
+    """An ephemeral instance that knows ``site_ids`` as partitions of the site assets."""
+    instance = dg.DagsterInstance.ephemeral()
+    register_sites(instance, site_ids)
+    return instance
+
+
 def _run_configs(asset: dg.AssetsDefinition) -> list[dict]:
     """One run per asset; the planner twice, as the day-ahead and then the intraday run
     would (both as of the newest telemetry, see :class:`assets_defs.planning.assets.PlanConfig`)."""
@@ -97,27 +106,30 @@ def materialize_all(
     settings: Settings, instance: dg.DagsterInstance | None = None
 ) -> tuple[int, list[str]]:
     """Materialize every asset (and run its checks) over the sample period, one asset
-    per run in dependency order so progress can be shown. Returns (passed, failed checks)."""
+    per run in dependency order so progress can be shown; a site asset once per site
+    served. Returns (passed, failed checks)."""
     resources = resources_for(settings)
     instance = instance or _instance()
-    last_day = settings.sample_end - timedelta(days=1)
-    tags = {
-        "dagster/asset_partition_range_start": settings.sample_start.isoformat(),
-        "dagster/asset_partition_range_end": last_day.isoformat(),
-    }
+    sites = resources["site"].site_ids()
+    register_sites(instance, sites)
+    first, last = settings.sample_start, settings.sample_end - timedelta(days=1)
     passed, failed = 0, []
-    runs = [(asset, config) for asset in ASSETS for config in _run_configs(asset)]
+    runs = [
+        (asset, config, site_id)
+        for asset in ASSETS
+        for config in _run_configs(asset)
+        for site_id in (sites if is_site_scoped(asset.partitions_def) else [settings.site_id])
+    ]
     with steps(len(runs), "materializing") as advance:
-        for asset, config in runs:
-            partitioned = asset.partitions_def is not None
+        for asset, config, site_id in runs:
             checks = [c for c in CHECKS if any(k.asset_key in asset.keys for k in c.check_keys)]
             result = dg.materialize(
                 [asset, *checks],
                 resources=resources,
                 instance=instance,
-                tags=tags if partitioned else None,
                 run_config={**QUIET, **config},
                 raise_on_error=True,
+                **run_target(asset.partitions_def, first, last, site_id),
             )
             for evaluation in result.get_asset_check_evaluations():
                 if evaluation.passed:
@@ -128,7 +140,10 @@ def materialize_all(
                     )
             kind = config.get("ops", {}).get("site_plans", {}).get("config", {}).get("kind")
             label = "+".join(k.to_user_string() for k in asset.keys)
-            advance(label + (f" ({kind})" if kind else ""))
+            where = (
+                f" @ {site_id}" if len(sites) > 1 and is_site_scoped(asset.partitions_def) else ""
+            )
+            advance(label + (f" ({kind})" if kind else "") + where)
     return passed, failed
 
 

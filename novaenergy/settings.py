@@ -29,6 +29,7 @@ DEFAULTS: dict[str, str] = {
     "SAMPLE_START": "2025-01-01",
     "SAMPLE_END": "2026-01-01",
     "SAMPLE_SEED": "42",
+    "SITES_FILE": "",
     "GO_LEDGER_PATH": "data/go_ledger.duckdb",
     "GO_EXPORT_DIR": "data/exports",
     "GO_SALE_ACCOUNT": "novatrade",
@@ -83,6 +84,7 @@ class Settings:
     sample_start: date
     sample_end: date
     sample_seed: int
+    sites_file: str
     go_ledger_path: str
     go_export_dir: str
     go_sale_account: str
@@ -150,6 +152,7 @@ def load_settings(
         sample_start=parse("SAMPLE_START", date.fromisoformat),
         sample_end=parse("SAMPLE_END", date.fromisoformat),
         sample_seed=parse("SAMPLE_SEED", int),
+        sites_file=values["SITES_FILE"],
         go_ledger_path=values["GO_LEDGER_PATH"],
         go_export_dir=values["GO_EXPORT_DIR"],
         go_sale_account=values["GO_SALE_ACCOUNT"],

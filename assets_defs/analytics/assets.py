@@ -6,8 +6,8 @@ import dagster as dg
 import polars as pl
 
 from assets_defs.grid.assets import day_ahead_prices, grid_carbon_intensity_hourly
-from assets_defs.metadata import frame_metadata
-from assets_defs.partitions import daily_partitions, single_run, window_of
+from assets_defs.metadata import frame_metadata, sites_metadata
+from assets_defs.partitions import single_run, site_daily_partitions, site_partitions, window_of
 from assets_defs.resources import LakeResource, SiteResource
 from assets_defs.site.assets import meter_readings, meter_registry
 from ingest.sample_site.pv import pv_system
@@ -30,25 +30,33 @@ def _load_meters(lake_root: str, site_id: str) -> pl.DataFrame:
 
 
 def _vampire_window(upstream) -> dg.AssetDep:
-    """A day's events read the readings, prices and intensity of its detection window."""
+    """A day's events read the site's readings over its detection window."""
+    window = dg.TimeWindowPartitionMapping(
+        start_offset=-HISTORY_DAYS,
+        end_offset=LOOKAHEAD_DAYS,
+        allow_nonexistent_upstream_partitions=True,
+    )
     return dg.AssetDep(
         upstream,
-        partition_mapping=dg.TimeWindowPartitionMapping(
-            start_offset=-HISTORY_DAYS,
-            end_offset=LOOKAHEAD_DAYS,
-            allow_nonexistent_upstream_partitions=True,
+        partition_mapping=dg.MultiPartitionMapping(
+            {
+                "date": dg.DimensionPartitionMapping("date", window),
+                "site": dg.DimensionPartitionMapping("site", dg.IdentityPartitionMapping()),
+            }
         ),
     )
 
 
 @dg.asset(
-    partitions_def=daily_partitions,
+    partitions_def=site_daily_partitions,
     backfill_policy=single_run,
     deps=[
         _vampire_window(meter_readings),
         meter_registry,
-        _vampire_window(day_ahead_prices),
-        _vampire_window(grid_carbon_intensity_hourly),
+        # Dagster maps a site's day to the zone's day only; the zone job lands the zone's
+        # prices and intensity before the vampire schedule runs (assets_defs/schedules.py)
+        day_ahead_prices,
+        grid_carbon_intensity_hourly,
     ],
     group_name=GROUP,
     kinds={"parquet", "scikitlearn"},
@@ -63,34 +71,41 @@ def vampire_load_events(
     window = window_of(context)
     start = day_window(window.start, HISTORY_DAYS, LOOKAHEAD_DAYS)[0]
     end = day_window(window.days[-1], HISTORY_DAYS, LOOKAHEAD_DAYS)[1]
-    meters = _load_meters(lake_store.root, site.site_id)
-    readings = lake.read_window(
-        lake_store.root, "meter_readings", start, end, [site.site_id]
-    ).filter(pl.col("meter_id").is_in(meters["meter_id"].implode()))
-    zone = [site.zone]
-    detected = detect_by_day(
-        readings,
-        window.days,
-        prices=lake.read_window(lake_store.root, "day_ahead_prices", start, end, zone),
-        intensity=lake.read_window(
-            lake_store.root, "grid_carbon_intensity_hourly", start, end, zone
-        ).filter(pl.col("zone") == site.zone),
-        site_id=site.site_id,
-        timezone=site.timezone,
-        zone=site.zone,
-    )
-    events = detected.events
-    # a day without enough history (e.g. the first days of a site) writes no partition
-    days = [d for d in window.days if d not in detected.skipped]
-    lake.write_days(lake_store.root, "vampire_load_events", events, [site.site_id], days)
-    skipped = {d.isoformat(): reason for d, reason in detected.skipped.items()}
+    sites = site.for_runs(context)
+    zone = [site.zone]  # every site of the code location is in its zone
+    prices = lake.read_window(lake_store.root, "day_ahead_prices", start, end, zone)
+    intensity = lake.read_window(
+        lake_store.root, "grid_carbon_intensity_hourly", start, end, zone
+    ).filter(pl.col("zone") == site.zone)
+    found, skipped = [], {}
+    for s in sites:
+        meters = _load_meters(lake_store.root, s.site_id)
+        readings = lake.read_window(
+            lake_store.root, "meter_readings", start, end, [s.site_id]
+        ).filter(pl.col("meter_id").is_in(meters["meter_id"].implode()))
+        detected = detect_by_day(
+            readings,
+            window.days,
+            prices=prices,
+            intensity=intensity,
+            site_id=s.site_id,
+            timezone=s.timezone,
+            zone=s.zone,
+        )
+        # a day without enough history (e.g. the first days of a site) writes no partition
+        days = [d for d in window.days if d not in detected.skipped]
+        lake.write_days(lake_store.root, "vampire_load_events", detected.events, [s.site_id], days)
+        found.append(detected.events)
+        skipped |= {f"{s.site_id} {d}": reason for d, reason in detected.skipped.items()}
+    events = pl.concat(found)
     return dg.MaterializeResult(
         metadata=frame_metadata(
             events,
             excess_kwh=float(events["excess_kwh"].sum()),
             excess_cost_eur=float(events["excess_cost_eur"].sum()),
             excess_co2_kg=float(events["excess_co2_kg"].sum()),
-            days_detected=len(days),
+            days_detected=len(window.days) * len(sites) - len(skipped),
+            **sites_metadata(sites),
             **({"skipped": skipped} if skipped else {}),
         )
     )
@@ -98,7 +113,7 @@ def vampire_load_events(
 
 @dg.asset(
     name="vampire_alerts",
-    partitions_def=daily_partitions,
+    partitions_def=site_daily_partitions,
     backfill_policy=single_run,
     deps=[vampire_load_events],
     group_name=GROUP,
@@ -109,11 +124,22 @@ def vampire_alerts_asset(
     context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
 ) -> dg.MaterializeResult:
     window = window_of(context)
-    events = lake.read_window(
-        lake_store.root, "vampire_load_events", window.start, window.end, [site.site_id]
+    sites = site.for_runs(context)
+    alerts = pl.concat(
+        [
+            vampire_alerts(
+                lake.read_window(
+                    lake_store.root, "vampire_load_events", window.start, window.end, [s.site_id]
+                ),
+                _load_meters(lake_store.root, s.site_id),
+                s.timezone,
+            )
+            for s in sites
+        ]
     )
-    alerts = vampire_alerts(events, _load_meters(lake_store.root, site.site_id), site.timezone)
-    lake.write_days(lake_store.root, "vampire_alerts", alerts, [site.site_id], window.days)
+    lake.write_days(
+        lake_store.root, "vampire_alerts", alerts, [s.site_id for s in sites], window.days
+    )
     return dg.MaterializeResult(
         metadata=frame_metadata(
             alerts,
@@ -155,6 +181,7 @@ def _store_forecast(lake_root: str, dataset: str, forecast: pl.DataFrame, issue)
 
 
 @dg.asset(
+    partitions_def=site_partitions,
     deps=[meter_readings, meter_registry],
     group_name=GROUP,
     kinds={"parquet", "scikitlearn"},
@@ -162,7 +189,10 @@ def _store_forecast(lake_root: str, dataset: str, forecast: pl.DataFrame, issue)
     "on the last metered day for the next local day (gradient boosting on calendar, weather "
     "and lag features). Runs are kept side by side by issued_at_utc.",
 )
-def load_forecast(lake_store: LakeResource, site: SiteResource) -> dg.MaterializeResult:
+def load_forecast(
+    context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
+) -> dg.MaterializeResult:
+    site = site.for_run(context)
     start, last_day, issue, weather, forecast_weather = _day_ahead_inputs(lake_store.root, site)
     readings = lake.read_window(
         lake_store.root, "meter_readings", start, last_day + timedelta(days=1), [site.site_id]
@@ -189,6 +219,7 @@ def load_forecast(lake_store: LakeResource, site: SiteResource) -> dg.Materializ
 
 
 @dg.asset(
+    partitions_def=site_partitions,
     deps=[meter_readings],
     group_name=GROUP,
     kinds={"parquet", "pvlib"},
@@ -196,9 +227,12 @@ def load_forecast(lake_store: LakeResource, site: SiteResource) -> dg.Materializ
     "project's pvlib chain of its arrays, fed by the weather forecast (for the sample site: "
     "its weather file with a seeded forecast error).",
 )
-def pv_forecast(lake_store: LakeResource, site: SiteResource) -> dg.MaterializeResult:
+def pv_forecast(
+    context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
+) -> dg.MaterializeResult:
     from pipelines.pv_forecast import forecast_pv
 
+    site = site.for_run(context)
     _, _, issue, _, forecast_weather = _day_ahead_inputs(lake_store.root, site)
     forecast = forecast_pv(
         forecast_weather,

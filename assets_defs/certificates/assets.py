@@ -6,8 +6,14 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets_defs.metadata import PREVIEW_ROWS, frame_metadata
-from assets_defs.partitions import daily_partitions, single_run, window_of
+from assets_defs.metadata import PREVIEW_ROWS, frame_metadata, sites_metadata
+from assets_defs.partitions import (
+    every_day,
+    single_run,
+    site_daily_partitions,
+    site_partitions,
+    window_of,
+)
 from assets_defs.resources import CertificatesResource, LakeResource, Scope2Resource, SiteResource
 from assets_defs.site.assets import meter_readings, meter_registry, site_energy_hourly
 from pipelines import lake
@@ -36,7 +42,7 @@ def _months(days: list) -> list[tuple]:
 
 
 @dg.asset(
-    partitions_def=daily_partitions,
+    partitions_def=site_daily_partitions,
     backfill_policy=single_run,
     deps=[meter_readings, meter_registry, site_energy_hourly],
     group_name=GROUP,
@@ -55,38 +61,40 @@ def go_ledger(
     certificates: CertificatesResource,
 ) -> dg.MaterializeResult:
     window = window_of(context)
-    registry = lake.read_partition(lake_store.root, "meter_registry", site.site_id)
-    devices = settlement.pv_devices(registry, site.zone)
+    sites = site.for_runs(context)
     totals: dict[str, int] = {}
     deferred = 0
     con = certificates.connect()
     try:
-        # month by month, each settled as of its own end (use-by dates stay honest)
-        for start, end in _months(window.days):
-            readings = lake.read_window(
-                lake_store.root, "meter_readings", start, end, [site.site_id]
-            )
-            energy = lake.read_window(
-                lake_store.root, "site_energy_hourly", start, end, [site.site_id]
-            )
-            production, n_deferred = settlement.metered_production(readings, devices)
-            deferred += n_deferred
-            report = settlement.settle(
-                con,
-                devices,
-                production,
-                settlement.metered_consumption(energy, site.zone),
-                _utc(start),
-                _utc(end),
-                certificates.policy(),
-                certificates.sale_account,
-            )
-            for k, v in report.as_dict().items():
-                totals[k] = totals.get(k, 0) + v
+        for s in sites:
+            registry = lake.read_partition(lake_store.root, "meter_registry", s.site_id)
+            devices = settlement.pv_devices(registry, s.zone)
+            # month by month, each settled as of its own end (use-by dates stay honest)
+            for start, end in _months(window.days):
+                readings = lake.read_window(
+                    lake_store.root, "meter_readings", start, end, [s.site_id]
+                )
+                energy = lake.read_window(
+                    lake_store.root, "site_energy_hourly", start, end, [s.site_id]
+                )
+                production, n_deferred = settlement.metered_production(readings, devices)
+                deferred += n_deferred
+                report = settlement.settle(
+                    con,
+                    devices,
+                    production,
+                    settlement.metered_consumption(energy, s.zone),
+                    _utc(start),
+                    _utc(end),
+                    certificates.policy(),
+                    certificates.sale_account,
+                )
+                for k, v in report.as_dict().items():
+                    totals[k] = totals.get(k, 0) + v
         violations = audit.invariant_violations(con)
         snapshots = {"go_bundles": audit.bundles(con), "go_ledger_events": audit.events(con)}
         for dataset, frame in snapshots.items():
-            lake.write_partition(lake_store.root, dataset, frame, site.zone)
+            lake.write_partition(lake_store.root, dataset, frame, site.zone)  # one zone
     finally:
         con.close()
     if violations:
@@ -100,12 +108,13 @@ def go_ledger(
             ledger_events=snapshots["go_ledger_events"].height,
             device_hours_deferred=deferred,
             window=str(window),
+            **sites_metadata(sites),
         )
     )
 
 
 @dg.asset(
-    partitions_def=daily_partitions,
+    partitions_def=site_daily_partitions,
     backfill_policy=single_run,
     deps=[go_ledger, site_energy_hourly],
     group_name=GROUP,
@@ -120,14 +129,13 @@ def go_hourly_matching(
     certificates: CertificatesResource,
 ) -> dg.MaterializeResult:
     window = window_of(context)
+    ids = [s.site_id for s in site.for_runs(context)]
     start, end = (_utc(window.start), _utc(window.end))
-    energy = lake.read_window(
-        lake_store.root, "site_energy_hourly", window.start, window.end, [site.site_id]
-    )
+    energy = lake.read_window(lake_store.root, "site_energy_hourly", window.start, window.end, ids)
     with certificates.connect_read_only() as con:
-        certs = certificates_by_site_hour(con, [site.site_id], start, end)
+        certs = certificates_by_site_hour(con, ids, start, end)
     matching = hourly_matching(energy, certs)
-    lake.write_days(lake_store.root, "go_hourly_matching", matching, [site.site_id], window.days)
+    lake.write_days(lake_store.root, "go_hourly_matching", matching, ids, window.days)
     scores = matching_scores(matching)
     return dg.MaterializeResult(
         metadata=frame_metadata(
@@ -141,6 +149,7 @@ def go_hourly_matching(
 
 
 @dg.asset(
+    partitions_def=site_partitions,
     deps=[go_ledger],
     group_name=GROUP,
     kinds={"json"},
@@ -148,8 +157,12 @@ def go_hourly_matching(
     "waiting in the outbox for the trading and finance systems.",
 )
 def go_certificate_export(
-    lake_store: LakeResource, site: SiteResource, certificates: CertificatesResource
+    context: dg.AssetExecutionContext,
+    lake_store: LakeResource,
+    site: SiteResource,
+    certificates: CertificatesResource,
 ) -> dg.MaterializeResult:
+    site = site.for_run(context)
     out_dir = Path(certificates.export_dir)
     with certificates.connect_read_only() as con:
         document = export.energytag_certificates(con)
@@ -167,15 +180,20 @@ def go_certificate_export(
 
 
 @dg.asset(
-    deps=[go_hourly_matching, "grid_carbon_intensity_hourly"],
+    partitions_def=site_partitions,
+    deps=[go_hourly_matching, every_day("grid_carbon_intensity_hourly")],
     group_name=GROUP,
     kinds={"parquet", "polars"},
     description="Scope 2 per site and month, location-based and market-based [tCO2e], "
     "summed from hourly figures; the PDF report is `novaenergy scope2`.",
 )
 def scope2_monthly(
-    lake_store: LakeResource, site: SiteResource, scope2: Scope2Resource
+    context: dg.AssetExecutionContext,
+    lake_store: LakeResource,
+    site: SiteResource,
+    scope2: Scope2Resource,
 ) -> dg.MaterializeResult:
+    site = site.for_run(context)
     energy = lake.scan(lake_store.root, "site_energy_hourly").filter(
         pl.col("site_id") == site.site_id
     )

@@ -50,8 +50,9 @@ def go_hourly_matching_flags(
     context: dg.AssetCheckExecutionContext, lake_store: LakeResource, site: SiteResource
 ) -> dg.AssetCheckResult:
     window = window_of(context.op_execution_context)
+    ids = [s.site_id for s in site.for_runs(context)]
     matching = lake.read_window(
-        lake_store.root, "go_hourly_matching", window.start, window.end, [site.site_id]
+        lake_store.root, "go_hourly_matching", window.start, window.end, ids
     )
     flagged = matching.filter(pl.col("flags").is_not_null())
     counts = (
@@ -71,7 +72,10 @@ def go_hourly_matching_flags(
     description="Every month's hourly CFE score is at most its annual-style match, and both "
     "totals are non-negative.",
 )
-def scope2_monthly_consistent(lake_store: LakeResource, site: SiteResource) -> dg.AssetCheckResult:
+def scope2_monthly_consistent(
+    context: dg.AssetCheckExecutionContext, lake_store: LakeResource, site: SiteResource
+) -> dg.AssetCheckResult:
+    site = site.for_run(context)
     monthly = lake.read_partition(lake_store.root, "scope2_monthly", site.site_id)
     bad = monthly.filter(
         (pl.col("hourly_cfe_score") > pl.col("annual_match_score") + 1e-9)

@@ -22,7 +22,7 @@ import polars as pl
 
 from assets_defs.checks.ge_runner import ExpectationOutcome, validate_suites
 from assets_defs.checks.results import record_results
-from assets_defs.partitions import Window, window_of
+from assets_defs.partitions import Window, key_parts, run_partition_keys, window_of
 from pipelines import data_quality, lake
 from pipelines.data_quality import DAY
 from pipelines.schemas import KEYS, SCHEMAS
@@ -51,6 +51,7 @@ class Scope:
 
     resources: Any
     days: list[date] | None
+    site: Any = None  # the SiteResource of the checked site (None: the resources' own)
 
     @property
     def lake_root(self) -> str:
@@ -59,7 +60,7 @@ class Scope:
     def entity(self, dataset: str) -> str:
         """The site or grid zone whose rows of ``dataset`` this run checks: the code
         location's zone for zone datasets, its site for the others."""
-        site = self.resources.site
+        site = self.site or self.resources.site
         zoned = lake.PARTITIONING.get(dataset, ("site_id", None))[0] == "zone"
         return site.zone if zoned else site.site_id
 
@@ -84,18 +85,21 @@ class SuiteSet:
     record: bool = True
 
 
-def _run_window(op_context) -> Window | None:
-    """The run's UTC days, or None when the run targets no partition."""
-    if not (op_context.has_partition_key_range or op_context.has_partition_key):
-        return None
+def _run_scope(context) -> tuple[list[date] | None, list]:
+    """The run's UTC days (None when its partitions have no day) and the sites it checks
+    (the partitions' sites, else the code location's own)."""
+    keys = [key_parts(k) for k in run_partition_keys(context)]
+    site = context.resources.site
+    ids = list(dict.fromkeys(k[1] for k in keys if k[1] is not None))
+    registry = site.registry() if ids else {}
+    sites = [site.for_site(i, registry) for i in ids]
+    if not keys or keys[0][0] is None:
+        return None, sites or [site]
     try:
-        return window_of(op_context)
-    except dg.DagsterInvariantViolationError:
-        # a run of checks alone has no partitioned step: read the days from its tags
-        tags = op_context.run.tags
-        first = tags.get("dagster/asset_partition_range_start") or tags["dagster/partition"]
-        last = tags.get("dagster/asset_partition_range_end") or first
-        return Window(date.fromisoformat(first), date.fromisoformat(last) + timedelta(days=1))
+        window = window_of(context.op_execution_context)
+    except dg.DagsterInvariantViolationError:  # a run of checks alone: first and last key
+        window = Window(keys[0][0], keys[-1][0] + timedelta(days=1))
+    return window.days, sites or [site]
 
 
 def _batches(frame: pl.DataFrame, days: list[date] | None) -> list[tuple[date, pl.DataFrame]]:
@@ -189,15 +193,27 @@ def build_suite_checks(
         required_resource_keys=set(suite_set.resource_keys),
     )
     def _checks(context: dg.AssetCheckExecutionContext):
-        window = _run_window(context.op_execution_context) if suite_set.daily else None
+        days, sites = _run_scope(context)
+        days = days if suite_set.daily else None
         if not suite_set.daily:
             scope_text = "whole dataset"
-        elif window is not None:
-            scope_text = f"{window.start}..{window.end}"
+        elif days is not None:
+            scope_text = f"{days[0]}..{days[-1] + timedelta(days=1)}"
         else:  # checks run on their own (e.g. from the UI): every stored day
             scope_text = "every stored day"
-        scope = Scope(context.resources, window.days if window is not None else None)
-        frame, outcomes = run_suites(suite_set, scope, datetime.now(UTC))
+        if len(sites) > 1:
+            scope_text += f", {len(sites)} sites"
+        # a daily site dataset is checked site by site, on each site's own rows; a zone
+        # dataset or an undated one (read whole) once
+        zoned = lake.PARTITIONING.get(suite_set.dataset, ("site_id", None))[0] == "zone"
+        per_site = suite_set.daily and not zoned
+        now, frames, outcomes = datetime.now(UTC), [], defaultdict(list)
+        for site in sites if per_site else sites[:1]:
+            frame, found = run_suites(suite_set, Scope(context.resources, days, site), now)
+            frames.append(frame)
+            for part_key, items in found.items():
+                outcomes[part_key] += items
+        frame = pl.concat(frames, how="diagonal_relaxed")
         n_days = frame[DAY].n_unique() if suite_set.daily and DAY in frame.columns else None
         for part in suite_set.parts:
             found = outcomes.get(part.key, [])

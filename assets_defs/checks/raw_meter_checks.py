@@ -38,7 +38,7 @@ DATASET = "raw_meter_readings"
 
 
 def _registry(scope: Scope) -> pl.DataFrame:
-    site_id = scope.resources.site.site_id
+    site_id = (scope.site or scope.resources.site).site_id
     return (
         lake.scan(scope.lake_root, "meter_registry").filter(pl.col("site_id") == site_id).collect()
     )
@@ -69,7 +69,7 @@ def load_raw_meters(scope: Scope) -> pl.DataFrame:
     Register steps are computed across the days of the scope, so a drop between the
     last reading of one day and the first of the next is caught too.
     """
-    site = scope.resources.site
+    site = scope.site or scope.resources.site
     raw_root = scope.resources.lake_store.raw_root
     days = scope.days if scope.days is not None else _stored_days(raw_root, site.site_id)
     frames = [

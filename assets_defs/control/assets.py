@@ -6,9 +6,10 @@ that day's files, one row per key.
 """
 
 import dagster as dg
+import polars as pl
 
-from assets_defs.metadata import frame_metadata
-from assets_defs.partitions import daily_partitions, single_run, window_of
+from assets_defs.metadata import frame_metadata, sites_metadata
+from assets_defs.partitions import single_run, site_daily_partitions, window_of
 from assets_defs.resources import LakeResource, SiteResource
 from control.commands import COMMANDS, EVENTS, Landing, landed_files, read_landed
 from pipelines import lake
@@ -19,20 +20,30 @@ GROUP = "control"
 
 def _ingest(context, lake_store: LakeResource, site: SiteResource, landing: Landing):
     window = window_of(context)
+    sites = site.for_runs(context)
+    ids = [s.site_id for s in sites]
     frame = conform(
-        read_landed(lake_store.raw_root, landing, site.site_id, window.days), landing.dataset
+        pl.concat(
+            [read_landed(lake_store.raw_root, landing, i, window.days) for i in ids],
+            how="diagonal_relaxed",
+        ),
+        landing.dataset,
     )
     files = sum(
-        len(landed_files(lake_store.raw_root, landing, site.site_id, d)) for d in window.days
+        len(landed_files(lake_store.raw_root, landing, i, d)) for i in ids for d in window.days
     )
-    written = lake.write_days(lake_store.root, landing.dataset, frame, [site.site_id], window.days)
+    written = lake.write_days(lake_store.root, landing.dataset, frame, ids, window.days)
     return frame, frame_metadata(
-        frame, batch_files=files, partitions_written=len(written), window=str(window)
+        frame,
+        batch_files=files,
+        partitions_written=len(written),
+        window=str(window),
+        **sites_metadata(sites),
     )
 
 
 @dg.asset(
-    partitions_def=daily_partitions,
+    partitions_def=site_daily_partitions,
     backfill_policy=single_run,
     group_name=GROUP,
     kinds={"parquet", "polars"},
@@ -48,7 +59,7 @@ def device_commands(
 
 
 @dg.asset(
-    partitions_def=daily_partitions,
+    partitions_def=site_daily_partitions,
     backfill_policy=single_run,
     group_name=GROUP,
     kinds={"parquet", "polars"},

@@ -9,6 +9,7 @@ import polars as pl
 from assets_defs.analytics.assets import load_forecast, pv_forecast
 from assets_defs.grid.assets import day_ahead_prices, grid_carbon_intensity_forecast
 from assets_defs.metadata import frame_metadata
+from assets_defs.partitions import every_day, site_partitions
 from assets_defs.resources import LakeResource, PlanningResource, SiteResource
 from assets_defs.site.assets import device_telemetry, fleet, meter_readings
 from ingest.sample_site.flex_jobs import job_queue
@@ -60,8 +61,8 @@ def site_jobs(site: SiteResource, start: datetime, days: int = 3) -> pl.DataFram
             deps=[
                 load_forecast,
                 pv_forecast,
-                day_ahead_prices,
-                grid_carbon_intensity_forecast,
+                every_day(day_ahead_prices),
+                every_day(grid_carbon_intensity_forecast),
                 device_telemetry,
                 meter_readings,
                 fleet,
@@ -82,6 +83,7 @@ def site_jobs(site: SiteResource, start: datetime, days: int = 3) -> pl.DataFram
             "CO2, EV shortfalls with their explanations, and the inputs that fell back.",
         ),
     ],
+    partitions_def=site_partitions,
 )
 def site_plans(
     context: dg.AssetExecutionContext,
@@ -90,6 +92,7 @@ def site_plans(
     site: SiteResource,
     planning: PlanningResource,
 ):
+    site = site.for_run(context)
     if config.kind not in KINDS:
         raise dg.Failure(f"kind must be one of {KINDS}, got {config.kind!r}")
     as_of = _as_of(config, lake_store.root, site)
@@ -142,14 +145,18 @@ def _local_midnight(day: date, timezone: str) -> datetime:
 
 
 @dg.asset(
-    deps=["setpoint_plans", device_telemetry, day_ahead_prices, fleet],
+    partitions_def=site_partitions,
+    deps=["setpoint_plans", device_telemetry, every_day(day_ahead_prices), fleet],
     group_name=GROUP,
     kinds={"parquet"},
     description="V2G payments per vehicle owner, vehicle and local day: energy discharged "
     "× day-ahead price, both as planned (setpoints in force) and as metered (charger "
     "telemetry).",
 )
-def v2g_settlements(lake_store: LakeResource, site: SiteResource) -> dg.MaterializeResult:
+def v2g_settlements(
+    context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
+) -> dg.MaterializeResult:
+    site = site.for_run(context)
     runs = lake.scan(lake_store.root, "plan_runs").filter(pl.col("site_id") == site.site_id)
     until = runs.select(pl.col("valid_until_utc").max()).collect().item()
     if until is None:

@@ -25,8 +25,12 @@ def _newest_run(lake_root: str, site_id: str) -> dict | None:
     "(battery, charger and V2G permission, machine power, curtailment >= 0).",
 )
 def setpoint_plans_within_limits(
-    lake_store: LakeResource, site: SiteResource, planning: PlanningResource
+    context: dg.AssetCheckExecutionContext,
+    lake_store: LakeResource,
+    site: SiteResource,
+    planning: PlanningResource,
 ) -> dg.AssetCheckResult:
+    site = site.for_run(context)
     run = _newest_run(lake_store.root, site.site_id)
     if run is None:
         return dg.AssetCheckResult(passed=False, metadata={"problem": "no plan in the lake"})
@@ -59,7 +63,10 @@ def setpoint_plans_within_limits(
     description="The newest plan meets every EV departure, job and battery target; a WARN "
     "lists the planner's explanation of each shortfall.",
 )
-def plan_meets_requests(lake_store: LakeResource, site: SiteResource) -> dg.AssetCheckResult:
+def plan_meets_requests(
+    context: dg.AssetCheckExecutionContext, lake_store: LakeResource, site: SiteResource
+) -> dg.AssetCheckResult:
+    site = site.for_run(context)
     run = _newest_run(lake_store.root, site.site_id)
     if run is None:
         return dg.AssetCheckResult(passed=False, metadata={"problem": "no plan in the lake"})

@@ -4,9 +4,10 @@ from datetime import UTC, datetime
 from functools import cache
 
 import dagster as dg
+import polars as pl
 
-from assets_defs.metadata import frame_metadata, window_metadata
-from assets_defs.partitions import daily_partitions, single_run, window_of
+from assets_defs.metadata import frame_metadata, sites_metadata, window_metadata
+from assets_defs.partitions import single_run, site_daily_partitions, site_partitions, window_of
 from assets_defs.resources import LakeResource, SiteResource
 from ingest import raw_files
 from ingest.meter_landing import land_meter_file
@@ -25,7 +26,7 @@ def _sample_site(cfg: SiteConfig):
 
 
 @dg.asset(
-    partitions_def=daily_partitions,
+    partitions_def=site_daily_partitions,
     backfill_policy=single_run,
     group_name=GROUP,
     kinds={"python"},
@@ -36,26 +37,43 @@ def sample_site_raw(
     context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
 ) -> dg.MaterializeResult:
     window = window_of(context)
-    paths = write_raw(_sample_site(site.sample_config()), lake_store.raw_root, window.days)
-    return dg.MaterializeResult(metadata={"files_written": len(paths), "window": str(window)})
+    sites = site.for_runs(context)
+    paths = [
+        p
+        for s in sites
+        for p in write_raw(_sample_site(s.sample_config()), lake_store.raw_root, window.days)
+    ]
+    return dg.MaterializeResult(
+        metadata={"files_written": len(paths), "window": str(window), **sites_metadata(sites)}
+    )
 
 
 @dg.asset(
-    group_name=GROUP, kinds={"parquet"}, description="Meters of the site with kind and capacity."
+    partitions_def=site_partitions,
+    group_name=GROUP,
+    kinds={"parquet"},
+    description="Meters of the site with kind and capacity.",
 )
-def meter_registry(lake_store: LakeResource, site: SiteResource) -> dg.MaterializeResult:
+def meter_registry(
+    context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
+) -> dg.MaterializeResult:
+    site = site.for_run(context)
     meters = _sample_site(site.sample_config()).meters
     lake.write_partition(lake_store.root, "meter_registry", meters, site.site_id)
     return dg.MaterializeResult(metadata=frame_metadata(meters, preview_rows=20))
 
 
 @dg.asset(
+    partitions_def=site_partitions,
     group_name=GROUP,
     kinds={"parquet"},
     deps=[sample_site_raw],
     description="Delivery trucks and their trips.",
 )
-def fleet(lake_store: LakeResource, site: SiteResource) -> dg.MaterializeResult:
+def fleet(
+    context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
+) -> dg.MaterializeResult:
+    site = site.for_run(context)
     frames = {}
     for kind in ("vehicles", "trips"):
         dataset = f"fleet_{kind}"
@@ -75,7 +93,7 @@ def fleet(lake_store: LakeResource, site: SiteResource) -> dg.MaterializeResult:
 
 
 @dg.asset(
-    partitions_def=daily_partitions,
+    partitions_def=site_daily_partitions,
     backfill_policy=single_run,
     deps=[sample_site_raw, meter_registry],
     group_name=GROUP,
@@ -86,31 +104,35 @@ def meter_readings(
     context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
 ) -> dg.MaterializeResult:
     window = window_of(context)
+    sites = site.for_runs(context)
     now = datetime.now(UTC)
     totals = {"rows_in": 0, "accepted": 0, "quarantined": 0, "duplicates_ignored": 0}
-    for day in window.days:
-        report = land_meter_file(
-            raw_files.meter_file(lake_store.raw_root, site.site_id, day),
-            lake_store.root,
-            site.timezone,
-            now,
-        )
-        for k in totals:
-            totals[k] += getattr(report, k)
+    for s in sites:
+        for day in window.days:
+            report = land_meter_file(
+                raw_files.meter_file(lake_store.raw_root, s.site_id, day),
+                lake_store.root,
+                s.timezone,
+                now,
+                site_id=s.site_id,
+            )
+            for k in totals:
+                totals[k] += getattr(report, k)
     return dg.MaterializeResult(
         metadata=window_metadata(
             lake_store.root,
             "meter_readings",
             window,
-            [site.site_id],
+            [s.site_id for s in sites],
             **totals,
             window=str(window),
+            **sites_metadata(sites),
         )
     )
 
 
 @dg.asset(
-    partitions_def=daily_partitions,
+    partitions_def=site_daily_partitions,
     backfill_policy=single_run,
     deps=[sample_site_raw],
     group_name=GROUP,
@@ -122,16 +144,23 @@ def device_telemetry(
     context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
 ) -> dg.MaterializeResult:
     window = window_of(context)
+    ids = [s.site_id for s in site.for_runs(context)]
     frame = conform(
-        read_batches(lake_store.raw_root, site.site_id, window.days), "device_telemetry"
+        pl.concat(
+            [read_batches(lake_store.raw_root, site_id, window.days) for site_id in ids],
+            how="diagonal_relaxed",
+        ),
+        "device_telemetry",
     )
-    files = {d: len(batch_files(lake_store.raw_root, site.site_id, d)) for d in window.days}
-    empty = [d.isoformat() for d, n in files.items() if n == 0]
+    files = {
+        (site_id, d): len(batch_files(lake_store.raw_root, site_id, d))
+        for site_id in ids
+        for d in window.days
+    }
+    empty = [f"{site_id} {d}" for (site_id, d), n in files.items() if n == 0]
     if empty:
-        context.log.warning(f"no telemetry batch files for {site.site_id} on {empty}")
-    written = lake.write_days(
-        lake_store.root, "device_telemetry", frame, [site.site_id], window.days
-    )
+        context.log.warning(f"no telemetry batch files for {empty}")
+    written = lake.write_days(lake_store.root, "device_telemetry", frame, ids, window.days)
     return dg.MaterializeResult(
         metadata=frame_metadata(
             frame,
@@ -144,7 +173,7 @@ def device_telemetry(
 
 
 @dg.asset(
-    partitions_def=daily_partitions,
+    partitions_def=site_daily_partitions,
     backfill_policy=single_run,
     deps=[meter_readings, device_telemetry, meter_registry],
     group_name=GROUP,
@@ -155,14 +184,22 @@ def site_energy_hourly(
     context: dg.AssetExecutionContext, lake_store: LakeResource, site: SiteResource
 ) -> dg.MaterializeResult:
     window = window_of(context)
-    ents = [site.site_id]
-    readings = lake.read_window(lake_store.root, "meter_readings", window.start, window.end, ents)
-    telemetry = lake.read_window(
-        lake_store.root, "device_telemetry", window.start, window.end, ents
+    ids = [s.site_id for s in site.for_runs(context)]
+    hourly = pl.concat(
+        [
+            hourly_balance(
+                lake.read_window(
+                    lake_store.root, "meter_readings", window.start, window.end, [site_id]
+                ),
+                lake.read_partition(lake_store.root, "meter_registry", site_id),
+                lake.read_window(
+                    lake_store.root, "device_telemetry", window.start, window.end, [site_id]
+                ),
+            )
+            for site_id in ids
+        ]
     )
-    registry = lake.scan(lake_store.root, "meter_registry").collect()
-    hourly = hourly_balance(readings, registry, telemetry)
-    lake.write_days(lake_store.root, "site_energy_hourly", hourly, ents, window.days)
+    lake.write_days(lake_store.root, "site_energy_hourly", hourly, ids, window.days)
     return dg.MaterializeResult(
         metadata=frame_metadata(
             hourly,

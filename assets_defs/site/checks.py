@@ -12,7 +12,7 @@ import polars as pl
 from assets_defs.checks.contract_checks import ContractCheckSpec, build_contract_checks
 from assets_defs.checks.raw_meter_checks import build_raw_meter_checks
 from assets_defs.partitions import window_of
-from assets_defs.resources import LakeResource
+from assets_defs.resources import LakeResource, SiteResource
 from pipelines import data_quality, lake
 
 BALANCE_TOLERANCE_KWH = 0.01
@@ -126,10 +126,16 @@ fleet_trips_checks = build_contract_checks(
     description="Sources equal sinks in every complete hour.",
 )
 def site_energy_balance(
-    context: dg.AssetCheckExecutionContext, lake_store: LakeResource
+    context: dg.AssetCheckExecutionContext, lake_store: LakeResource, site: SiteResource
 ) -> dg.AssetCheckResult:
     window = window_of(context.op_execution_context)
-    hourly = lake.read_window(lake_store.root, "site_energy_hourly", window.start, window.end)
+    hourly = lake.read_window(
+        lake_store.root,
+        "site_energy_hourly",
+        window.start,
+        window.end,
+        [s.site_id for s in site.for_runs(context)],
+    )
     residual = hourly.filter(pl.col("quality") == "complete").select(
         "hour_utc",
         (

@@ -1,5 +1,6 @@
-"""Sensors on the raw landing: the meter drop folder (lands every new CSV or Parquet
-export) and the telemetry batch files (ingests the days that received new batches)."""
+"""Sensors: the site registry (adds each served site as a partition), and the raw landing:
+the meter drop folder (lands every new CSV or Parquet export) and the telemetry batch files
+(ingests the site days that received new batches)."""
 
 import json
 from datetime import UTC, date, datetime
@@ -7,7 +8,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets_defs.partitions import daily_partitions
+from assets_defs.partitions import (
+    daily_partitions,
+    site_daily_partitions,
+    site_day_key,
+    site_partitions,
+)
 from assets_defs.resources import LakeResource, SiteResource
 from assets_defs.site.assets import device_telemetry
 from ingest import raw_files
@@ -42,7 +48,7 @@ def land_dropped_meter_files(
         for site_id, day in report.partitions:
             yield dg.AssetMaterialization(
                 asset_key="meter_readings",
-                partition=day.isoformat(),
+                partition=site_day_key(day, site_id),
                 description=f"landed from {report.source}",
                 metadata={"site_id": site_id, "source": report.source},
             )
@@ -105,8 +111,9 @@ TELEMETRY_DAYS_PER_TICK = 31
 telemetry_ingest_job = dg.define_asset_job(
     "telemetry_ingest_job",
     selection=dg.AssetSelection.assets(device_telemetry),
-    partitions_def=daily_partitions,
-    description="Ingest one UTC day of telemetry batch files into device_telemetry (and check it).",
+    partitions_def=site_daily_partitions,
+    description="Ingest one site's UTC day of telemetry batch files into device_telemetry (and "
+    "check it).",
 )
 
 
@@ -130,13 +137,12 @@ def _day_signature(raw_root: str, site_id: str, day: date) -> list | None:
     job=telemetry_ingest_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Every 60 s, ingest the device_telemetry partition of each closed UTC day "
-    "that received new telemetry batch files.",
+    description="Every 60 s, ingest the device_telemetry partition of each site and closed "
+    "UTC day that received new telemetry batch files.",
 )
-def ingest_telemetry_batches_sensor(
-    context: dg.SensorEvaluationContext, lake_store: LakeResource, site: SiteResource
-):
-    """Request the device_telemetry partition of every closed UTC day with new batch files.
+def ingest_telemetry_batches_sensor(context: dg.SensorEvaluationContext, lake_store: LakeResource):
+    """Request the device_telemetry partition of every registered site and closed UTC day
+    with new batch files.
 
     Batch files are append-only, so a day changed when its file count or newest mtime
     did. Today's partition does not exist yet; its files are taken once the day closes.
@@ -144,22 +150,45 @@ def ingest_telemetry_batches_sensor(
     seen = json.loads(context.cursor) if context.cursor else {}
     existing = set(daily_partitions.get_partition_keys())
     requests = []
-    for day in batch_days(lake_store.raw_root, site.site_id):
-        key = day.isoformat()
-        if key not in existing:
-            continue
-        signature = _day_signature(lake_store.raw_root, site.site_id, day)
-        if signature is None or seen.get(key) == signature:
-            continue
-        seen[key] = signature
-        requests.append(
-            dg.RunRequest(
-                run_key=f"{site.site_id}:{key}:{signature[0]}:{signature[1]}", partition_key=key
+    for site_id in context.instance.get_dynamic_partitions(site_partitions.name):
+        for day in batch_days(lake_store.raw_root, site_id):
+            key = f"{site_id}:{day.isoformat()}"
+            if day.isoformat() not in existing:
+                continue
+            signature = _day_signature(lake_store.raw_root, site_id, day)
+            if signature is None or seen.get(key) == signature:
+                continue
+            seen[key] = signature
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{key}:{signature[0]}:{signature[1]}",
+                    partition_key=site_day_key(day, site_id),
+                )
             )
-        )
+            if len(requests) == TELEMETRY_DAYS_PER_TICK:
+                break
         if len(requests) == TELEMETRY_DAYS_PER_TICK:
             break
     if not requests:
         return dg.SkipReason(f"no new telemetry batch files under {lake_store.raw_root}")
     context.update_cursor(json.dumps(seen, sort_keys=True))
     return requests
+
+
+# ---------------------------------------------------------------- site registry
+
+
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Every 60 s, add the sites served (SITE_ID and the SITES_FILE registry) that "
+    "are not yet partitions of the site assets.",
+)
+def register_sites_sensor(context: dg.SensorEvaluationContext, site: SiteResource):
+    """Add the served sites missing from the ``sites`` partitions (never removes one: a
+    site's lake partitions stay addressable after it leaves the registry)."""
+    known = set(context.instance.get_dynamic_partitions(site_partitions.name))
+    new = [s for s in site.site_ids() if s not in known]
+    if not new:
+        return dg.SkipReason(f"all {len(known)} sites are registered")
+    return dg.SensorResult(dynamic_partitions_requests=[site_partitions.build_add_request(new)])

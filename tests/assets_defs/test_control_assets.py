@@ -7,6 +7,7 @@ import dagster as dg
 from assets_defs.control.assets import control_events, device_commands
 from assets_defs.resources import LakeResource, SiteResource
 from control.commands import CommandRecorder
+from novaenergy.demo import instance_with_sites
 from pipelines import lake
 
 T0 = datetime(2025, 6, 1, 23, 59, 58, tzinfo=UTC)
@@ -35,7 +36,12 @@ def materialize(tmp_path, day):
         "lake_store": LakeResource(root=str(tmp_path / "lake"), raw_root=str(tmp_path / "raw")),
         "site": SiteResource(site_id="site-a"),
     }
-    return dg.materialize([device_commands, control_events], resources=resources, partition_key=day)
+    return dg.materialize(
+        [device_commands, control_events],
+        resources=resources,
+        partition_key=f"{day}|site-a",
+        instance=instance_with_sites(["site-a"]),
+    )
 
 
 def test_landed_batches_become_one_partition_per_day(tmp_path):

@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from assets_defs.checks.results import read_results
+from assets_defs.partitions import range_tags, site_day_key
 from assets_defs.site.assets import (
     device_telemetry,
     meter_readings,
@@ -27,7 +28,7 @@ from assets_defs.site.checks import (
     raw_meter_readings_checks,
 )
 from ingest import raw_files
-from novaenergy.demo import QUIET, resources_for
+from novaenergy.demo import QUIET, instance_with_sites, resources_for
 from pipelines import data_quality, lake
 from pipelines.schemas import KEYS, conform
 
@@ -37,10 +38,6 @@ DAY = date(2025, 3, 27)
 PARTITION = DAY.isoformat()
 SITE = "warehouse-b"
 RAW = "raw_meter_readings"
-RANGE_TAGS = {
-    "dagster/asset_partition_range_start": PARTITION,
-    "dagster/asset_partition_range_end": PARTITION,
-}
 
 RAW_SUITES = {
     f"{RAW}_schema": {
@@ -69,13 +66,15 @@ def landed_day(tmp_path_factory):
     """Raw files of one sample day and the meter registry, built once."""
     root = tmp_path_factory.mktemp("dq_base")
     settings = week_settings(root)
-    result = dg.materialize(
-        [sample_site_raw, meter_registry],
-        resources=resources_for(settings),
-        partition_key=PARTITION,
-        run_config=QUIET,
-    )
-    assert result.success
+    for asset, key in ((meter_registry, SITE), (sample_site_raw, f"{PARTITION}|{SITE}")):
+        result = dg.materialize(
+            [asset],
+            resources=resources_for(settings),
+            partition_key=key,
+            run_config=QUIET,
+            instance=instance_with_sites([SITE]),
+        )
+        assert result.success
     return root
 
 
@@ -91,14 +90,16 @@ def run_checks(settings, assets, checks, selection=None) -> tuple[dict[str, bool
     """Materialize ``DAY``: as a single partition, or as a one-day range when only
     checks are selected (a range has no partitioned asset to take its key from)."""
     checks_only = selection is not None and not selection.resolve([*assets, *checks])
+    site_id = settings.site_id
     result = dg.materialize(
         [*assets, *checks],
         selection=selection,
         resources=resources_for(settings),
-        partition_key=None if checks_only else PARTITION,
-        tags=RANGE_TAGS if checks_only else None,
+        partition_key=None if checks_only else str(site_day_key(DAY, site_id)),
+        tags=range_tags(DAY, DAY, site_id) if checks_only else None,
         run_config=QUIET,
         raise_on_error=False,
+        instance=instance_with_sites([site_id]),
     )
     return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}, result
 
@@ -240,11 +241,9 @@ def test_a_drop_across_days_is_caught(settings):
         [meter_readings, raw_meter_readings_checks],
         selection=dg.AssetSelection.checks_for_assets(meter_readings),
         resources=resources_for(settings),
-        tags={
-            "dagster/asset_partition_range_start": PARTITION,
-            "dagster/asset_partition_range_end": day2.isoformat(),
-        },
+        tags=range_tags(DAY, day2, SITE),
         run_config=QUIET,
+        instance=instance_with_sites([SITE]),
         raise_on_error=False,
     )
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}

@@ -38,14 +38,17 @@ def test_code_location_loads_with_assets_checks_schedules_and_sensor():
     } <= check_assets
     assert {s.name for s in repo.schedule_defs} == {
         "land_and_compute_yesterday_schedule",
+        "land_grid_yesterday_schedule",
         "detect_vampire_loads_schedule",
-        "refresh_registry_and_warehouse_schedule",
+        "refresh_registry_schedule",
+        "refresh_warehouse_schedule",
         "update_scope2_and_certificate_exports_schedule",
         "forecast_tomorrow_load_and_pv_schedule",
         "day_ahead_plan_schedule",
         "intraday_plan_schedule",
     }
     assert {s.name for s in repo.sensor_defs} == {
+        "register_sites_sensor",
         "land_dropped_meter_files_sensor",
         "ingest_telemetry_batches_sensor",
     }

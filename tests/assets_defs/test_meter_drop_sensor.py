@@ -7,7 +7,7 @@ import polars as pl
 
 from assets_defs.site.assets import meter_registry
 from assets_defs.site.sensors import land_dropped_meter_files_job, land_dropped_meter_files_sensor
-from novaenergy.demo import resources_for
+from novaenergy.demo import instance_with_sites, resources_for
 from pipelines import lake
 
 from .conftest import week_settings
@@ -25,7 +25,10 @@ no-such-meter,2025-03-27T10:45:00Z,10
 def test_sensor_lands_dropped_file_and_quarantines_bad_rows(tmp_path):
     settings = week_settings(tmp_path)
     resources = resources_for(settings)
-    assert dg.materialize([meter_registry], resources=resources).success
+    instance = instance_with_sites([settings.site_id])
+    assert dg.materialize(
+        [meter_registry], resources=resources, instance=instance, partition_key=settings.site_id
+    ).success
     drop = Path(settings.drop_dir)
     drop.mkdir(parents=True)
     (drop / "hvac_export.csv").write_text(EXPORT)
@@ -41,7 +44,7 @@ def test_sensor_lands_dropped_file_and_quarantines_bad_rows(tmp_path):
     assert isinstance(again, dg.SkipReason)  # nothing new since the cursor
 
     result = land_dropped_meter_files_job.execute_in_process(
-        run_config=request.run_config, resources=resources
+        run_config=request.run_config, resources=resources, instance=instance
     )
     assert result.success
     materialized = [
@@ -49,7 +52,7 @@ def test_sensor_lands_dropped_file_and_quarantines_bad_rows(tmp_path):
         for e in result.all_events
         if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
     ]
-    assert materialized == ["2025-03-27"]
+    assert materialized == [f"2025-03-27|{settings.site_id}"]
 
     readings = lake.scan(settings.lake_root, "meter_readings").collect()
     quarantine = lake.scan(settings.lake_root, "meter_quarantine").collect()

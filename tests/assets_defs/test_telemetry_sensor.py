@@ -11,7 +11,7 @@ from assets_defs.site.checks import device_telemetry_checks
 from assets_defs.site.sensors import ingest_telemetry_batches_sensor, telemetry_ingest_job
 from ingest import raw_files
 from ingest.telemetry_landing import TelemetryBatchWriter
-from novaenergy.demo import QUIET, resources_for
+from novaenergy.demo import QUIET, instance_with_sites, resources_for
 from pipelines import lake
 
 from .conftest import week_settings
@@ -38,7 +38,9 @@ def day_of_power(device_id: str, rated_w: float) -> list[dict]:
 
 def tick(resources, cursor=None):
     ctx = dg.build_sensor_context(
-        cursor=cursor, resources={k: resources[k] for k in ("lake_store", "site")}
+        cursor=cursor,
+        resources={"lake_store": resources["lake_store"]},
+        instance=instance_with_sites([SITE]),
     )
     return ingest_telemetry_batches_sensor(ctx), ctx.cursor
 
@@ -59,7 +61,7 @@ def test_new_batches_of_a_closed_day_are_ingested_once_and_checked(tmp_path):
     pl.DataFrame(rows[:1]).write_parquet(sample)  # ingested by the daily job, not here
 
     requests, cursor = tick(resources)
-    assert [r.partition_key for r in requests] == [DAY.isoformat()]
+    assert [r.partition_key for r in requests] == [f"{DAY}|{SITE}"]
     again, _ = tick(resources, cursor)
     assert isinstance(again, dg.SkipReason)
 
@@ -70,7 +72,9 @@ def test_new_batches_of_a_closed_day_are_ingested_once_and_checked(tmp_path):
         resources=resources,
     )
     result = defs.resolve_job_def("telemetry_ingest_job").execute_in_process(
-        partition_key=requests[0].partition_key, run_config=QUIET
+        partition_key=requests[0].partition_key,
+        run_config=QUIET,
+        instance=instance_with_sites([SITE]),
     )
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
@@ -82,4 +86,4 @@ def test_new_batches_of_a_closed_day_are_ingested_once_and_checked(tmp_path):
 
     writer.write([{**rows[5], "ts_utc": rows[5]["ts_utc"] + timedelta(seconds=1)}])  # late
     late, _ = tick(resources, cursor)
-    assert [r.partition_key for r in late] == [DAY.isoformat()]
+    assert [r.partition_key for r in late] == [f"{DAY}|{SITE}"]

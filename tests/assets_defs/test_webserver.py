@@ -190,6 +190,7 @@ def test_every_schedule_and_sensor_is_listed_with_what_it_does(repository):
     assert (
         set(sensors)
         == {
+            "register_sites_sensor",
             "land_dropped_meter_files_sensor",
             "ingest_telemetry_batches_sensor",
         }

@@ -36,7 +36,7 @@ from control.sim.machines import (
     mqtt_client,
 )
 from ingest.telemetry_landing import TelemetryBatchWriter
-from novaenergy.demo import QUIET, resources_for
+from novaenergy.demo import QUIET, instance_with_sites, resources_for
 from pipelines import lake
 from tests.demo_lake import week_settings
 
@@ -114,9 +114,12 @@ def raw_batches(raw_root: str) -> pl.DataFrame:
 def ingest_into_lake(settings) -> dg.ExecuteInProcessResult:
     """One sensor tick, then the run it requests: the production path into the lake."""
     resources = resources_for(settings)
-    ctx = dg.build_sensor_context(resources={k: resources[k] for k in ("lake_store", "site")})
+    instance = instance_with_sites([SITE])
+    ctx = dg.build_sensor_context(
+        resources={"lake_store": resources["lake_store"]}, instance=instance
+    )
     requests = ingest_telemetry_batches_sensor(ctx)
-    assert [r.partition_key for r in requests] == [DAY.isoformat()]
+    assert [r.partition_key for r in requests] == [f"{DAY}|{SITE}"]
     defs = dg.Definitions(
         assets=[device_telemetry],
         asset_checks=[device_telemetry_checks],
@@ -124,7 +127,7 @@ def ingest_into_lake(settings) -> dg.ExecuteInProcessResult:
         resources=resources,
     )
     return defs.resolve_job_def("telemetry_ingest_job").execute_in_process(
-        partition_key=requests[0].partition_key, run_config=QUIET
+        partition_key=requests[0].partition_key, run_config=QUIET, instance=instance
     )
 
 
