@@ -154,10 +154,15 @@ def run_target(partitions_def, first: date, last: date, site_id: str) -> dict:
     return {"tags": range_tags(first, last, site_id if is_site_scoped(partitions_def) else None)}
 
 
+def unregistered_sites(instance: dg.DagsterInstance, site_ids: list[str]) -> list[str]:
+    """The sites of ``site_ids`` that are not yet partitions of ``instance``."""
+    known = set(instance.get_dynamic_partitions(site_partitions.name))
+    return [s for s in site_ids if s not in known]
+
+
 def register_sites(instance: dg.DagsterInstance, site_ids: list[str]) -> list[str]:
     """Add the sites not yet known to ``instance`` as partitions; the ones added."""
-    known = set(instance.get_dynamic_partitions(site_partitions.name))
-    new = [s for s in site_ids if s not in known]
+    new = unregistered_sites(instance, site_ids)
     if new:
         instance.add_dynamic_partitions(site_partitions.name, new)
     return new

@@ -13,6 +13,7 @@ from assets_defs.partitions import (
     site_daily_partitions,
     site_day_key,
     site_partitions,
+    unregistered_sites,
 )
 from assets_defs.resources import LakeResource, SiteResource
 from assets_defs.site.assets import device_telemetry
@@ -187,8 +188,8 @@ def ingest_telemetry_batches_sensor(context: dg.SensorEvaluationContext, lake_st
 def register_sites_sensor(context: dg.SensorEvaluationContext, site: SiteResource):
     """Add the served sites missing from the ``sites`` partitions (never removes one: a
     site's lake partitions stay addressable after it leaves the registry)."""
-    known = set(context.instance.get_dynamic_partitions(site_partitions.name))
-    new = [s for s in site.site_ids() if s not in known]
+    served = site.site_ids()
+    new = unregistered_sites(context.instance, served)
     if not new:
-        return dg.SkipReason(f"all {len(known)} sites are registered")
+        return dg.SkipReason(f"all {len(served)} sites served are registered")
     return dg.SensorResult(dynamic_partitions_requests=[site_partitions.build_add_request(new)])
